@@ -1,0 +1,3 @@
+from aware.cli import main
+
+main()

@@ -1,0 +1,74 @@
+"""Alarms, their append-only timeline, and the change counter behind `seq`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from aware.db import Base, BigId, UTCDateTime
+
+
+class Counter(Base):
+    """Named counters; `alarm_seq` is bumped in the same transaction as every alarm change.
+
+    A row (not a database sequence) so that seq order equals commit order: the row lock is held
+    until commit, so a client never receives seq N+1 before N is visible.
+    """
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Alarm(Base):
+    """An alarm shown to dispatch; its life is open -> acknowledged -> resolved."""
+
+    __tablename__ = "alarms"
+    __table_args__ = (Index("ix_alarms_status_priority", "status", "priority", "received_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), index=True)
+    # The case behind the device; the cases table arrives with the risk feature.
+    case_id: Mapped[int | None] = mapped_column(BigInteger, default=None, index=True)
+    # At most one alarm per stored device event (idempotent intake).
+    event_pk: Mapped[int | None] = mapped_column(
+        ForeignKey("device_events.id"), unique=True, default=None
+    )
+    event_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    lat: Mapped[float | None] = mapped_column(Float, default=None)
+    lon: Mapped[float | None] = mapped_column(Float, default=None)
+    accuracy_m: Mapped[float | None] = mapped_column(Float, default=None)
+    position_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    # "event" when the alarm event carried a fix, "last_known" when taken from the device.
+    position_source: Mapped[str | None] = mapped_column(String(16), default=None)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(128), default=None)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    resolved_by: Mapped[str | None] = mapped_column(String(128), default=None)
+    outcome: Mapped[str | None] = mapped_column(String(16), default=None)
+
+
+class AlarmLogEntry(Base):
+    """One line of an alarm's timeline: what happened, when, and who did it. Never updated."""
+
+    __tablename__ = "alarm_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    action: Mapped[str] = mapped_column(String(32))
+    actor_type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    actor_name: Mapped[str | None] = mapped_column(String(128), default=None)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)

@@ -1,0 +1,58 @@
+"""Socket.IO namespace /dispatch: token-checked consoles, a snapshot on connect, live alarms."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import request
+from flask_socketio import ConnectionRefusedError, Namespace, join_room
+
+from aware.adapters.realtime import NAMESPACE, ROOM
+from aware.alarms import services
+from aware.alarms.schemas import alarm_to_dict
+from aware.auth.services import user_for_token
+
+log = logging.getLogger(__name__)
+DISPATCH_ROLES = ("dispatcher", "admin")
+
+
+class DispatchNamespace(Namespace):
+    """Consoles join the dispatch room after a token check and get every active alarm."""
+
+    def __init__(self, app: Any):
+        super().__init__(NAMESPACE)
+        self.app = app
+        # sid -> username, to name the console on the timeline when it confirms delivery.
+        self.consoles: dict[str, str] = {}
+
+    def on_connect(self, auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        st = self.app.extensions["aware"]
+        with st.sessions() as session:
+            user = user_for_token(session, token or "", st.clock())
+            if user is None or user.role not in DISPATCH_ROLES:
+                raise ConnectionRefusedError(
+                    "unauthorized: a dispatcher or admin token is required"
+                )
+            self.consoles[request.sid] = user.username  # type: ignore[attr-defined]
+            # Join first, then read: an alarm committed in between arrives twice (snapshot and
+            # alarm.new) and the console merges it by id and seq; it is never missed.
+            join_room(ROOM)
+            alarms = [alarm_to_dict(a) for a in services.active_alarms(session)]
+        self.emit("alarms.snapshot", {"alarms": alarms}, to=request.sid)  # type: ignore[attr-defined]
+        log.info("console connected (%d active alarms sent)", len(alarms))
+
+    def on_disconnect(self, reason: Any = None) -> None:
+        self.consoles.pop(request.sid, None)  # type: ignore[attr-defined]
+
+    def record_delivery(self, alarm_id: int, sid: str) -> None:
+        """Timeline entry for the first console that confirmed an alarm."""
+        st = self.app.extensions["aware"]
+        name = self.consoles.get(sid)
+        console = services.Actor("console", sid, name)
+        try:
+            with st.sessions() as session:
+                services.record_delivery(session, alarm_id, console, st.clock())
+        except Exception:
+            log.exception("could not record delivery of alarm %s", alarm_id)

@@ -1,0 +1,127 @@
+"""Request and response models of alarms (they also generate the OpenAPI)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aware.alarms.models import Alarm, AlarmLogEntry
+
+AlarmStatus = Literal["open", "acknowledged", "resolved"]
+OutcomeName = Literal["genuine", "false_alarm", "test", "technical"]
+
+
+class PositionOut(BaseModel):
+    lat: float
+    lon: float
+    accuracy_m: float | None
+    at: dt.datetime | None = Field(description="when the fix was taken (device clock)")
+    source: Literal["event", "last_known"] = Field(
+        description="event: the alarm event carried it; last_known: the device's last fix"
+    )
+
+
+class AlarmOut(BaseModel):
+    """The alarm object of the contract."""
+
+    id: int
+    seq: int = Field(description="grows with every change of any alarm")
+    type: str
+    priority: int = Field(description="1 is the highest")
+    is_test: bool
+    status: AlarmStatus
+    device_id: int | None
+    case_id: int | None
+    event_id: str | None
+    occurred_at: dt.datetime
+    received_at: dt.datetime
+    position: PositionOut | None
+    delivered_at: dt.datetime | None
+    acknowledged_at: dt.datetime | None
+    acknowledged_by: str | None
+    resolved_at: dt.datetime | None
+    resolved_by: str | None
+    outcome: OutcomeName | None
+
+
+class TimelineEntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: dt.datetime
+    action: str
+    actor_type: str
+    actor_name: str | None
+    detail: dict[str, Any] | None
+
+
+class AlarmDetailOut(AlarmOut):
+    timeline: list[TimelineEntryOut]
+
+
+class AlarmList(BaseModel):
+    alarms: list[AlarmOut]
+
+
+class AlarmListQuery(BaseModel):
+    status: AlarmStatus | None = Field(
+        default=None, description="without it: every open or acknowledged alarm"
+    )
+    limit: int = Field(default=500, ge=1, le=1000)
+
+
+class ResolveIn(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    outcome: OutcomeName
+    note: str | None = Field(default=None, max_length=4000)
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    text: str = Field(min_length=1, max_length=4000)
+
+
+def alarm_to_dict(alarm: Alarm) -> dict[str, Any]:
+    """The contract's alarm object as JSON-ready data."""
+    position = None
+    if alarm.lat is not None and alarm.lon is not None:
+        position = {
+            "lat": alarm.lat,
+            "lon": alarm.lon,
+            "accuracy_m": alarm.accuracy_m,
+            "at": alarm.position_at,
+            "source": alarm.position_source or "event",
+        }
+    out = AlarmOut(
+        id=alarm.id,
+        seq=alarm.seq,
+        type=alarm.type,
+        priority=alarm.priority,
+        is_test=alarm.type == "test",
+        status=alarm.status,  # type: ignore[arg-type]
+        device_id=alarm.device_id,
+        case_id=alarm.case_id,
+        event_id=alarm.event_id,
+        occurred_at=alarm.occurred_at,
+        received_at=alarm.received_at,
+        position=position,  # type: ignore[arg-type]
+        delivered_at=alarm.delivered_at,
+        acknowledged_at=alarm.acknowledged_at,
+        acknowledged_by=alarm.acknowledged_by,
+        resolved_at=alarm.resolved_at,
+        resolved_by=alarm.resolved_by,
+        outcome=alarm.outcome,  # type: ignore[arg-type]
+    )
+    return out.model_dump(mode="json")
+
+
+def alarm_detail_to_dict(alarm: Alarm, timeline: list[AlarmLogEntry]) -> dict[str, Any]:
+    """The alarm object with its timeline."""
+    data = alarm_to_dict(alarm)
+    data["timeline"] = [
+        TimelineEntryOut.model_validate(e).model_dump(mode="json") for e in timeline
+    ]
+    return data

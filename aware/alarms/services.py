@@ -1,0 +1,214 @@
+"""Alarm use cases: raise, acknowledge, resolve, annotate, record delivery, list.
+
+Each public use case commits once and publishes only after that commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from aware.adapters.realtime import Publisher
+from aware.alarms import rules
+from aware.alarms.models import Alarm, AlarmLogEntry, Counter
+from aware.alarms.schemas import alarm_to_dict
+
+SEQ = "alarm_seq"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: a person, a device, a console or the system."""
+
+    type: str  # "user", "device", "console", "system", "phone"
+    id: str | None
+    name: str | None
+
+
+class AlarmNotFound(Exception):
+    """No alarm with that id."""
+
+
+def next_seq(session: Session, n: int = 1) -> int:
+    """Reserve n seq values in this transaction; returns the last one.
+
+    The counter row stays locked until commit, so seq order is commit order.
+    """
+    value = session.execute(
+        update(Counter)
+        .where(Counter.name == SEQ)
+        .values(value=Counter.value + n)
+        .returning(Counter.value)
+    ).scalar_one_or_none()
+    if value is None:
+        session.add(Counter(name=SEQ, value=n))
+        session.flush()
+        return n
+    return int(value)
+
+
+def log_entry(
+    session: Session,
+    alarm_id: int,
+    action: str,
+    actor: Actor,
+    at: dt.datetime,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Append one line to an alarm's timeline."""
+    session.add(
+        AlarmLogEntry(
+            alarm_id=alarm_id,
+            at=at,
+            action=action,
+            actor_type=actor.type,
+            actor_id=actor.id,
+            actor_name=actor.name,
+            detail=detail,
+        )
+    )
+
+
+def _state(alarm: Alarm) -> rules.AlarmState:
+    return rules.AlarmState(
+        status=rules.Status(alarm.status),
+        acknowledged_by=alarm.acknowledged_by,
+        acknowledged_at=alarm.acknowledged_at,
+        resolved_by=alarm.resolved_by,
+        resolved_at=alarm.resolved_at,
+        outcome=rules.Outcome(alarm.outcome) if alarm.outcome else None,
+    )
+
+
+def _apply(alarm: Alarm, state: rules.AlarmState) -> None:
+    alarm.status = state.status.value
+    alarm.acknowledged_by = state.acknowledged_by
+    alarm.acknowledged_at = state.acknowledged_at
+    alarm.resolved_by = state.resolved_by
+    alarm.resolved_at = state.resolved_at
+    alarm.outcome = state.outcome.value if state.outcome else None
+
+
+def _locked(session: Session, alarm_id: int) -> Alarm:
+    alarm = session.execute(
+        select(Alarm).where(Alarm.id == alarm_id).with_for_update()
+    ).scalar_one_or_none()
+    if alarm is None:
+        raise AlarmNotFound(alarm_id)
+    return alarm
+
+
+def _actor_label(actor: Actor) -> str:
+    return actor.name or actor.id or actor.type
+
+
+def acknowledge(
+    session: Session, alarm_id: int, actor: Actor, now: dt.datetime, publisher: Publisher
+) -> Alarm:
+    """Accept an alarm; raises rules.TransitionRefused if someone else got there first."""
+    alarm = _locked(session, alarm_id)
+    transition = rules.acknowledge(_state(alarm), _actor_label(actor), now)
+    return _finish(session, alarm, transition, actor, now, publisher, None)
+
+
+def resolve(
+    session: Session,
+    alarm_id: int,
+    actor: Actor,
+    now: dt.datetime,
+    outcome: str,
+    note: str | None,
+    publisher: Publisher,
+) -> Alarm:
+    """Close an alarm with its outcome (and an optional note)."""
+    alarm = _locked(session, alarm_id)
+    transition = rules.resolve(_state(alarm), _actor_label(actor), now, rules.Outcome(outcome))
+    detail = {"outcome": outcome, **({"note": note} if note else {})}
+    return _finish(session, alarm, transition, actor, now, publisher, detail)
+
+
+def _finish(
+    session: Session,
+    alarm: Alarm,
+    transition: rules.Transition,
+    actor: Actor,
+    now: dt.datetime,
+    publisher: Publisher,
+    detail: dict[str, Any] | None,
+) -> Alarm:
+    if not transition.changed:
+        session.rollback()
+        return alarm
+    _apply(alarm, transition.state)
+    alarm.seq = next_seq(session)
+    for action in transition.actions:
+        log_entry(session, alarm.id, action, actor, now, detail if action == "resolved" else None)
+    session.commit()
+    publisher.alarm_updated(alarm_to_dict(alarm))
+    return alarm
+
+
+def add_note(
+    session: Session, alarm_id: int, actor: Actor, now: dt.datetime, text: str, publisher: Publisher
+) -> Alarm:
+    """Append a dispatcher's note to the timeline."""
+    alarm = _locked(session, alarm_id)
+    alarm.seq = next_seq(session)
+    log_entry(session, alarm.id, "note", actor, now, {"text": text})
+    session.commit()
+    publisher.alarm_updated(alarm_to_dict(alarm))
+    return alarm
+
+
+def record_delivery(session: Session, alarm_id: int, console: Actor, now: dt.datetime) -> bool:
+    """Record when an alarm first reached a console; later deliveries change nothing."""
+    first = session.execute(
+        update(Alarm)
+        .where(Alarm.id == alarm_id, Alarm.delivered_at.is_(None))
+        .values(delivered_at=now)
+    ).rowcount
+    if first:
+        log_entry(session, alarm_id, "delivered", console, now)
+    session.commit()
+    return bool(first)
+
+
+def get(session: Session, alarm_id: int) -> tuple[Alarm, list[AlarmLogEntry]]:
+    """An alarm with its timeline, oldest first."""
+    alarm = session.get(Alarm, alarm_id)
+    if alarm is None:
+        raise AlarmNotFound(alarm_id)
+    timeline = list(
+        session.scalars(
+            select(AlarmLogEntry)
+            .where(AlarmLogEntry.alarm_id == alarm_id)
+            .order_by(AlarmLogEntry.at, AlarmLogEntry.id)
+        )
+    )
+    return alarm, timeline
+
+
+def list_alarms(session: Session, statuses: tuple[str, ...], limit: int = 500) -> list[Alarm]:
+    """Alarms in the given states, highest priority first, then oldest first."""
+    query = select(Alarm).where(Alarm.status.in_(statuses))
+    if statuses == ("resolved",):
+        # History: newest first is what people look for.
+        query = query.order_by(Alarm.resolved_at.desc(), Alarm.id.desc())
+    else:
+        query = query.order_by(Alarm.priority, Alarm.received_at, Alarm.id)
+    return list(session.scalars(query.limit(limit)))
+
+
+def active_alarms(session: Session) -> list[Alarm]:
+    """Every open or acknowledged alarm: what a console must show (no limit: none may hide)."""
+    return list(
+        session.scalars(
+            select(Alarm)
+            .where(Alarm.status.in_(("open", "acknowledged")))
+            .order_by(Alarm.priority, Alarm.received_at, Alarm.id)
+        )
+    )

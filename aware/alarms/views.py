@@ -1,0 +1,156 @@
+"""Alarm endpoints for dispatch: list, read, acknowledge, resolve, annotate."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g
+
+from aware.alarms import rules, services
+from aware.alarms.schemas import (
+    AlarmDetailOut,
+    AlarmList,
+    AlarmListQuery,
+    AlarmOut,
+    NoteIn,
+    ResolveIn,
+    alarm_detail_to_dict,
+    alarm_to_dict,
+)
+from aware.api import ApiError, parse_body, parse_query, registry
+from aware.auth.access import roles_required
+from aware.state import db, now, state
+
+api = Blueprint("alarms_api", __name__, url_prefix="/api/v1")
+DISPATCH = ("dispatcher", "admin")
+
+
+def actor() -> services.Actor:
+    """The signed-in person as the actor of a timeline entry."""
+    return services.Actor("user", str(g.user.id), g.user.username)
+
+
+def _not_found(alarm_id: int) -> ApiError:
+    return ApiError(404, "not_found", f"no alarm {alarm_id}")
+
+
+def _refused(exc: rules.TransitionRefused, alarm_id: int) -> ApiError:
+    alarm, _ = services.get(db(), alarm_id)
+    return ApiError(
+        409,
+        "conflict",
+        exc.message,
+        extra={
+            "by": exc.by,
+            "at": exc.at.isoformat() if exc.at else None,
+            "alarm": alarm_to_dict(alarm),
+        },
+    )
+
+
+@registry.route(
+    api,
+    "/alarms",
+    "GET",
+    summary="List alarms (default: every open or acknowledged one)",
+    tag="alarms",
+    roles=DISPATCH,
+    query=AlarmListQuery,
+    responses={200: ("alarms", AlarmList)},
+)
+@roles_required(*DISPATCH)
+def list_alarms():  # type: ignore[no-untyped-def]
+    q = parse_query(AlarmListQuery)
+    statuses = (q.status,) if q.status else ("open", "acknowledged")
+    alarms = services.list_alarms(db(), statuses, q.limit)
+    return {"alarms": [alarm_to_dict(a) for a in alarms]}
+
+
+@registry.route(
+    api,
+    "/alarms/<int:alarm_id>",
+    "GET",
+    summary="One alarm with its timeline",
+    tag="alarms",
+    roles=DISPATCH,
+    responses={200: ("alarm", AlarmDetailOut), 404: ("unknown alarm", None)},
+)
+@roles_required(*DISPATCH)
+def get_alarm(alarm_id: int):  # type: ignore[no-untyped-def]
+    try:
+        alarm, timeline = services.get(db(), alarm_id)
+    except services.AlarmNotFound:
+        raise _not_found(alarm_id) from None
+    return alarm_detail_to_dict(alarm, timeline)
+
+
+@registry.route(
+    api,
+    "/alarms/<int:alarm_id>/ack",
+    "POST",
+    summary="Acknowledge (accept) an alarm",
+    tag="alarms",
+    roles=DISPATCH,
+    responses={
+        200: ("acknowledged", AlarmOut),
+        404: ("unknown alarm", None),
+        409: ("already acknowledged by someone else, or resolved", None),
+    },
+)
+@roles_required(*DISPATCH)
+def ack_alarm(alarm_id: int):  # type: ignore[no-untyped-def]
+    try:
+        alarm = services.acknowledge(db(), alarm_id, actor(), now(), state().publisher)
+    except services.AlarmNotFound:
+        raise _not_found(alarm_id) from None
+    except rules.TransitionRefused as exc:
+        db().rollback()
+        raise _refused(exc, alarm_id) from None
+    return alarm_to_dict(alarm)
+
+
+@registry.route(
+    api,
+    "/alarms/<int:alarm_id>/resolve",
+    "POST",
+    summary="Resolve an alarm with its outcome",
+    tag="alarms",
+    roles=DISPATCH,
+    request=ResolveIn,
+    responses={
+        200: ("resolved", AlarmOut),
+        404: ("unknown alarm", None),
+        409: ("already resolved", None),
+    },
+)
+@roles_required(*DISPATCH)
+def resolve_alarm(alarm_id: int):  # type: ignore[no-untyped-def]
+    body = parse_body(ResolveIn)
+    try:
+        alarm = services.resolve(
+            db(), alarm_id, actor(), now(), body.outcome, body.note, state().publisher
+        )
+    except services.AlarmNotFound:
+        raise _not_found(alarm_id) from None
+    except rules.TransitionRefused as exc:
+        db().rollback()
+        raise _refused(exc, alarm_id) from None
+    return alarm_to_dict(alarm)
+
+
+@registry.route(
+    api,
+    "/alarms/<int:alarm_id>/notes",
+    "POST",
+    summary="Add a note to an alarm's timeline",
+    tag="alarms",
+    roles=DISPATCH,
+    request=NoteIn,
+    responses={201: ("note added", AlarmOut), 404: ("unknown alarm", None)},
+)
+@roles_required(*DISPATCH)
+def add_note(alarm_id: int):  # type: ignore[no-untyped-def]
+    body = parse_body(NoteIn)
+    try:
+        alarm = services.add_note(db(), alarm_id, actor(), now(), body.text, state().publisher)
+    except services.AlarmNotFound:
+        raise _not_found(alarm_id) from None
+    return alarm_to_dict(alarm), 201

@@ -1,0 +1,169 @@
+"""The Flask application factory, made of small register_* steps."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from typing import Any
+
+from flask import Flask, Response, g, request
+from flask_socketio import SocketIO
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from aware.adapters.realtime import RecordingPublisher, SocketIOPublisher
+from aware.api import ApiError, error_body
+from aware.config import Settings, finalize, load_settings
+from aware.db import make_engine, make_sessionmaker
+from aware.extensions import csrf
+from aware.state import AppState, close_db
+
+log = logging.getLogger("aware")
+MAX_BODY = 1024 * 1024  # 1 MiB, per contract
+
+
+def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
+    """Build the app from settings (default: the environment)."""
+    settings = finalize(settings or load_settings())
+    app = Flask(
+        __name__,
+        instance_path=str(settings.instance_path),
+        template_folder="web/templates",
+        static_folder="web/static",
+    )
+    configure(app, settings, flask_config)
+    configure_logging(settings)
+    register_state(app, settings)
+    register_extensions(app, settings)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_request_hooks(app)
+    return app
+
+
+def configure(app: Flask, settings: Settings, extra: dict[str, Any]) -> None:
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=MAX_BODY,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.env == "production",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
+        WTF_CSRF_TIME_LIMIT=None,  # a shift-long console must not lose its forms
+        TESTING=settings.env == "testing",
+    )
+    app.config.update(extra)
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Werkzeug logs full URLs; /osmand carries the device token and position in its query
+    # string. Our own access log below writes the path only.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("engineio").setLevel(logging.WARNING)
+    logging.getLogger("socketio").setLevel(logging.WARNING)
+
+
+def register_state(app: Flask, settings: Settings) -> None:
+    engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    sessions = make_sessionmaker(engine)
+    app.extensions["aware"] = AppState(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        publisher=RecordingPublisher(),  # replaced by the Socket.IO publisher below
+    )
+
+
+def register_extensions(app: Flask, settings: Settings) -> None:
+    from aware.alarms.realtime import DispatchNamespace
+
+    csrf.init_app(app)
+    # One SocketIO per app (not a module global), so every app gets its own namespace.
+    socketio = SocketIO(
+        app,
+        async_mode="threading",
+        message_queue=settings.redis_url,
+        cors_allowed_origins=[],  # same origin only
+        logger=False,
+        engineio_logger=False,
+    )
+    namespace = DispatchNamespace(app)
+    socketio.on_namespace(namespace)
+    app.extensions["aware"].publisher = SocketIOPublisher(socketio, namespace.record_delivery)
+
+
+def register_blueprints(app: Flask) -> None:
+    from aware.alarms.views import api as alarms_api
+    from aware.auth.views import api as auth_api
+    from aware.auth.views import web as auth_web
+    from aware.devices.views import api as devices_api
+    from aware.devices.views import protocols
+    from aware.web.views import ops, web
+
+    for bp in (auth_api, devices_api, alarms_api, protocols):
+        csrf.exempt(bp)  # bearer tokens or device tokens, never cookies
+        app.register_blueprint(bp)
+    for bp in (auth_web, web, ops):
+        app.register_blueprint(bp)
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path.startswith("/osmand")
+
+
+def register_errorhandlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def api_error(exc: ApiError) -> Response:
+        return exc.response()
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> tuple[str, int]:
+        return "Het formulier is verlopen; laad de pagina opnieuw. (CSRF)", 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        if not _wants_json():
+            return exc
+        codes = {
+            400: "bad_request",
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+            409: "conflict",
+            413: "too_large",
+        }
+        status = exc.code or 500
+        message = "the request body is over 1 MiB" if status == 413 else exc.description
+        return error_body(status, codes.get(status, "error"), message or exc.name)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Any:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if _wants_json():
+            return error_body(500, "internal", "internal error")
+        return "Interne fout", 500
+
+
+def register_request_hooks(app: Flask) -> None:
+    app.teardown_appcontext(close_db)
+
+    @app.before_request
+    def _start_timer() -> None:
+        g.t0 = time.perf_counter()
+
+    @app.after_request
+    def _access_log(resp: Response) -> Response:
+        # Path only: no query string (tokens, positions), no bodies, no personal data.
+        ms = (time.perf_counter() - g.get("t0", time.perf_counter())) * 1000
+        log.info("%s %s %s %.1fms", request.method, request.path, resp.status_code, ms)
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "no-referrer")
+        if not _wants_json():
+            resp.headers.setdefault("X-Frame-Options", "DENY")
+        return resp

@@ -1,0 +1,61 @@
+"""Who is calling: bearer tokens for the API, the session cookie for web pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import g, request, session
+
+from aware.api import ApiError
+from aware.auth import services
+from aware.auth.models import User
+from aware.state import db, now
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def bearer_token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return ""
+    return token.strip()
+
+
+def current_api_user() -> User:
+    """The person behind the bearer token; 401 without a valid one."""
+    user = services.user_for_token(db(), bearer_token(), now())
+    if user is None:
+        raise ApiError(401, "unauthorized", "a valid person token is required")
+    return user
+
+
+def roles_required(*roles: str) -> Callable[[F], F]:
+    """API guard: 401 without a valid person token, 403 for a role not in `roles`."""
+
+    def decorator(fn: F) -> F:
+        @wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            user = current_api_user()
+            if user.role not in roles:
+                raise ApiError(403, "forbidden", f"role {user.role} may not do this")
+            g.user = user
+            return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def web_user() -> User | None:
+    """The person signed in to the browser session, if any (and still active)."""
+    uid = session.get("uid")
+    if uid is None:
+        return None
+    user = db().get(User, uid)
+    if user is None or not user.active or session.get("pw") != user.password_hash[-16:]:
+        session.clear()
+        return None
+    return user

@@ -1,0 +1,147 @@
+"""The `aware` command line (also `python -m aware`)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from aware.config import ConfigError, Settings, finalize, load_settings
+
+
+def _settings() -> Settings:
+    try:
+        return finalize(load_settings())
+    except ConfigError as exc:
+        click.echo(f"aware: {exc}", err=True)
+        sys.exit(2)
+
+
+@click.group()
+def main() -> None:
+    """AWARE: alarms, trackers, bans and case coordination."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+def serve(host: str, port: int) -> None:
+    """HTTP + Socket.IO on one port."""
+    from aware import migrate
+    from aware.app import create_app
+    from aware.db import make_engine
+
+    settings = _settings()
+    if settings.is_sqlite:
+        # The embedded default creates or upgrades its own schema.
+        migrate.upgrade(settings.database_url)
+    else:
+        engine = make_engine(settings.database_url)
+        try:
+            current = migrate.is_current(engine, settings.database_url)
+        finally:
+            engine.dispose()
+        if not current:
+            click.echo("aware: the database schema is not current; run `aware db upgrade`", err=True)
+            sys.exit(2)
+    app = create_app(settings)
+    socketio = app.extensions["socketio"]
+    click.echo(f"aware serving on http://{host}:{port} ({_describe(settings)})")
+    # Werkzeug's threaded server carries HTTP and WebSocket (simple-websocket) in threading mode.
+    socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, log_output=False)
+
+
+def _describe(settings: Settings) -> str:
+    if settings.is_sqlite:
+        return f"SQLite {settings.database_url.removeprefix('sqlite:///')}"
+    return "PostgreSQL"
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply Alembic migrations to AWARE_DATABASE_URL."""
+    from aware import migrate
+
+    settings = _settings()
+    migrate.upgrade(settings.database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@main.group()
+def user() -> None:
+    """People who sign in."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option(
+    "--role", required=True, type=click.Choice(["admin", "coordinator", "dispatcher", "municipality"])
+)
+@click.option("--password", required=True)
+@click.option("--municipality", default=None, help="CBS code, e.g. 0344 (municipality role)")
+def user_create(username: str, role: str, password: str, municipality: str | None) -> None:
+    """Create a user."""
+    from aware.auth.services import UserInvalid, create_user
+    from aware.state import utcnow
+
+    with _session() as session:
+        try:
+            created = create_user(session, username, role, password, utcnow(), municipality)
+        except UserInvalid as exc:
+            click.echo(f"aware: {exc.field}: {exc.message}", err=True)
+            sys.exit(2)
+    click.echo(f"created {role} {created.username} (id {created.id})")
+
+
+def _session() -> Any:
+    """A session on an up-to-date schema (the embedded default is upgraded on the spot)."""
+    from aware import migrate
+    from aware.db import make_engine, make_sessionmaker
+
+    settings = _settings()
+    if settings.is_sqlite:
+        migrate.upgrade(settings.database_url)
+    return make_sessionmaker(make_engine(settings.database_url))()
+
+
+@main.command()
+def scheduler() -> None:
+    """The one scheduler process (meetings, reminders, supervision)."""
+    click.echo(
+        "aware: the scheduler has no jobs yet (meetings, reminders and device supervision "
+        "arrive with the coordination feature)",
+        err=True,
+    )
+    sys.exit(1)
+
+
+@main.command()
+def demo() -> None:
+    """Load a demo set: a user per role, devices and a few open alarms."""
+    from aware.demo import load_demo
+
+    with _session() as session:
+        for line in load_demo(session):
+            click.echo(line)
+
+
+@main.command()
+@click.option("--url", default="http://127.0.0.1:5000", show_default=True)
+@click.option("--seconds", default=60, show_default=True, type=click.IntRange(1, 86400))
+@click.option("--tokens-file", default=None, help="device tokens written by `aware demo`")
+def simulate(url: str, seconds: int, tokens_file: str | None) -> None:
+    """Send device events (presses, positions, heartbeats) through the public API."""
+    from aware.simulate import run
+
+    run(url, seconds, tokens_file or str(_settings().instance_path / "demo-devices.json"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""Settings from AWARE_* environment variables, parsed strictly.
+
+A bad value stops start-up with a message naming the variable; nothing falls back silently.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(Exception):
+    """One or more settings are invalid; the message lists every problem."""
+
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+def _parse_bool(raw: str) -> bool:
+    v = raw.strip().lower()
+    if v in ("1", "true", "yes", "on"):
+        return True
+    if v in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true/false, 1/0, yes/no or on/off")
+
+
+def _parse_positive_float(raw: str) -> float:
+    v = float(raw)
+    if not v > 0 or v != v or v == float("inf"):
+        raise ValueError("expected a positive number of seconds")
+    return v
+
+
+def _parse_positive_int(raw: str) -> int:
+    v = int(raw)
+    if v <= 0:
+        raise ValueError("expected a positive whole number")
+    return v
+
+
+def _parse_phones(raw: str) -> tuple[str, ...]:
+    phones = tuple(p.strip() for p in raw.split(",") if p.strip())
+    bad = [p for p in phones if not _E164.match(p)]
+    if bad:
+        raise ValueError(f"not E.164 numbers (like +31612345678): {', '.join(bad)}")
+    return phones
+
+
+def _parse_db_url(raw: str) -> str:
+    raw = raw.strip()
+    if not re.match(r"^(sqlite|postgresql\+psycopg)://", raw):
+        raise ValueError("expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+    return raw
+
+
+def _parse_env_name(raw: str) -> str:
+    v = raw.strip().lower()
+    if v not in ("production", "development", "testing"):
+        raise ValueError("expected production, development or testing")
+    return v
+
+
+def _parse_log_level(raw: str) -> str:
+    v = raw.strip().upper()
+    if v not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
+    return v
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service reads from its environment."""
+
+    env: str = "development"
+    instance_path: Path = field(default_factory=lambda: Path("instance").resolve())
+    database_url: str = ""
+    secret_key: str = ""
+    redis_url: str | None = None
+    token_ttl_s: int = 12 * 3600
+    escalation_after_s: float = 30.0
+    escalation_phones: tuple[str, ...] = ()
+    supervision_interval_s: float = 300.0
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from_number: str | None = None
+    twilio_base_url: str | None = None
+    log_level: str = "INFO"
+    sqlite_busy_timeout_ms: int = 10000
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+# (environment variable, field name, parser)
+_VARIABLES: list[tuple[str, str, Callable[[str], Any]]] = [
+    ("AWARE_ENV", "env", _parse_env_name),
+    ("AWARE_DATABASE_URL", "database_url", _parse_db_url),
+    ("AWARE_SECRET_KEY", "secret_key", str),
+    ("AWARE_REDIS_URL", "redis_url", str),
+    ("AWARE_TOKEN_TTL_S", "token_ttl_s", _parse_positive_int),
+    ("AWARE_ESCALATION_AFTER_S", "escalation_after_s", _parse_positive_float),
+    ("AWARE_ESCALATION_PHONES", "escalation_phones", _parse_phones),
+    ("AWARE_SUPERVISION_INTERVAL_S", "supervision_interval_s", _parse_positive_float),
+    ("TWILIO_ACCOUNT_SID", "twilio_account_sid", str),
+    ("TWILIO_AUTH_TOKEN", "twilio_auth_token", str),
+    ("TWILIO_FROM_NUMBER", "twilio_from_number", str),
+    ("AWARE_TWILIO_BASE_URL", "twilio_base_url", str),
+    ("AWARE_LOG_LEVEL", "log_level", _parse_log_level),
+]
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Parse settings from the environment; raise ConfigError listing every bad variable."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for var, name, parse in _VARIABLES:
+        raw = environ.get(var)
+        if raw is None or raw.strip() == "":
+            continue
+        try:
+            values[name] = parse(raw)
+        except ValueError as exc:
+            problems.append(f"{var}={raw!r}: {exc}")
+    if "AWARE_INSTANCE_PATH" in environ:
+        values["instance_path"] = Path(environ["AWARE_INSTANCE_PATH"]).resolve()
+    values.update(overrides)
+    if problems:
+        raise ConfigError("invalid settings:\n  " + "\n  ".join(problems))
+
+    settings = Settings(**values)
+    if settings.env == "production" and not settings.secret_key:
+        raise ConfigError(
+            "AWARE_SECRET_KEY is required in production (AWARE_ENV=production); "
+            "generate one with: python -c 'import secrets; print(secrets.token_hex(32))'"
+        )
+    if settings.env == "production" and len(settings.secret_key) < 32:
+        raise ConfigError("AWARE_SECRET_KEY must be at least 32 characters in production")
+    twilio = [settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_from_number]
+    if any(twilio) and not all(twilio):
+        raise ConfigError(
+            "set all of TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER, or none"
+        )
+    return settings
+
+
+def finalize(settings: Settings) -> Settings:
+    """Fill in what depends on the instance folder: the SQLite default and a dev secret."""
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    changes: dict[str, Any] = {}
+    if not settings.database_url:
+        changes["database_url"] = f"sqlite:///{settings.instance_path / 'aware.db'}"
+    if not settings.secret_key:
+        # Development only (production refused above): a per-instance random key kept in the
+        # instance folder so sessions survive restarts; never a fixed default.
+        key_file = settings.instance_path / "secret_key"
+        if not key_file.exists():
+            key_file.touch(mode=0o600)
+            key_file.write_text(secrets.token_hex(32))
+        changes["secret_key"] = key_file.read_text().strip()
+    if not changes:
+        return settings
+    return Settings(**{**settings.__dict__, **changes})

@@ -1,0 +1,85 @@
+"""Request and response models of devices and ingestion (they also generate the OpenAPI)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+EventType = Literal["sos", "position", "heartbeat", "battery_low", "tamper", "test"]
+DeviceKind = Literal["victim_alarm", "perpetrator_tracker"]
+
+MAX_BATCH = 1000
+
+
+class Strict(BaseModel):
+    """JSON-mode strict models: a number is not a string, a string is not a number."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class PositionIn(Strict):
+    lat: float = Field(ge=-90, le=90, description="WGS84 latitude in degrees")
+    lon: float = Field(ge=-180, le=180, description="WGS84 longitude in degrees")
+    accuracy_m: float | None = Field(
+        default=None, ge=0, le=1_000_000, description="radius of the 68% confidence circle"
+    )
+
+
+class EventIn(Strict):
+    """One device event."""
+
+    event_id: str = Field(min_length=1, max_length=64, description="unique per device")
+    type: EventType
+    occurred_at: AwareDatetime = Field(description="device clock, RFC 3339 with offset")
+    position: PositionIn | None = None
+    battery_pct: float | None = Field(default=None, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _position_events_carry_a_position(self) -> EventIn:
+        if self.type == "position" and self.position is None:
+            raise ValueError("a position event needs a position")
+        return self
+
+
+class EventBatchIn(Strict):
+    """A device's store-and-forward buffer."""
+
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class IngestOut(BaseModel):
+    accepted: int = Field(description="events stored by this request")
+    duplicates: int = Field(description="events this device had sent before (stored once)")
+    alarm_ids: list[int] = Field(description="alarms of the events in this request")
+
+
+class DeviceCreate(Strict):
+    serial: str = Field(min_length=1, max_length=64)
+    kind: DeviceKind
+
+
+class DeviceOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    serial: str
+    kind: DeviceKind
+    active: bool
+    created_at: dt.datetime
+    deactivated_at: dt.datetime | None
+    last_seen_at: dt.datetime | None
+    last_position_at: dt.datetime | None
+    battery_pct: float | None
+
+
+class DeviceCreated(BaseModel):
+    id: int
+    serial: str
+    kind: DeviceKind
+    token: str = Field(description="shown this once; stored only as a hash")
+
+
+class DeviceList(BaseModel):
+    devices: list[DeviceOut]

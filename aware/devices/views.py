@@ -1,0 +1,188 @@
+"""Device registration and event intake (/api/v1/ingest and the OsmAnd protocol)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, request
+from pydantic import RootModel
+
+from aware.api import ApiError, parse_body, read_json_body, registry, validate_json
+from aware.auth.access import bearer_token, roles_required
+from aware.devices import osmand, services
+from aware.devices.schemas import (
+    DeviceCreate,
+    DeviceCreated,
+    DeviceList,
+    DeviceOut,
+    EventBatchIn,
+    EventIn,
+    IngestOut,
+)
+from aware.state import db, now, state
+
+api = Blueprint("devices_api", __name__, url_prefix="/api/v1")
+protocols = Blueprint("protocols", __name__)
+
+
+class IngestBody(RootModel[EventIn | EventBatchIn]):
+    """One event, or {"events": [...]} with at most 1000."""
+
+
+@registry.route(
+    api,
+    "/devices",
+    "POST",
+    summary="Register a device (its token is shown this once)",
+    tag="devices",
+    roles=("coordinator", "admin"),
+    request=DeviceCreate,
+    responses={201: ("device registered", DeviceCreated), 409: ("serial already registered", None)},
+)
+@roles_required("coordinator", "admin")
+def create_device():  # type: ignore[no-untyped-def]
+    body = parse_body(DeviceCreate)
+    try:
+        device, token = services.register(db(), body.serial, body.kind, now())
+    except services.DeviceExists:
+        raise ApiError(
+            409,
+            "conflict",
+            "a device with this serial is already registered",
+            {"serial": "already registered"},
+        ) from None
+    out = DeviceCreated(id=device.id, serial=device.serial, kind=body.kind, token=token)
+    return out.model_dump(mode="json"), 201
+
+
+@registry.route(
+    api,
+    "/devices",
+    "GET",
+    summary="List devices",
+    tag="devices",
+    roles=("coordinator", "admin", "dispatcher"),
+    responses={200: ("devices", DeviceList)},
+)
+@roles_required("coordinator", "admin", "dispatcher")
+def list_devices():  # type: ignore[no-untyped-def]
+    devices = [DeviceOut.model_validate(d) for d in services.list_devices(db())]
+    return DeviceList(devices=devices).model_dump(mode="json")
+
+
+@registry.route(
+    api,
+    "/devices/<int:device_id>/deactivate",
+    "POST",
+    summary="Deactivate a device: its token stops working",
+    tag="devices",
+    roles=("coordinator", "admin"),
+    responses={200: ("device", DeviceOut), 404: ("unknown", None)},
+)
+@roles_required("coordinator", "admin")
+def deactivate_device(device_id: int):  # type: ignore[no-untyped-def]
+    try:
+        device = services.deactivate(db(), device_id, now())
+    except services.DeviceNotFound:
+        raise ApiError(404, "not_found", f"no device {device_id}") from None
+    return DeviceOut.model_validate(device).model_dump(mode="json")
+
+
+def _device_id_for(token: str) -> int:
+    device = services.authenticate(db(), token)
+    if device is None:
+        raise ApiError(401, "unauthorized", "unknown or deactivated device token")
+    device_id = device.id
+    # End the read transaction: no database lock is held while the body is parsed.
+    db().rollback()
+    return device_id
+
+
+def _store(
+    device_id: int,
+    events: list[EventIn],
+    source: str,
+    extras: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    st = state()
+    try:
+        result = services.ingest(
+            db(), device_id, events, now(), st.publisher, source=source, extras=extras
+        )
+    except services.DeviceNotFound:
+        raise ApiError(401, "unauthorized", "unknown or deactivated device token") from None
+    return IngestOut(
+        accepted=result.accepted, duplicates=result.duplicates, alarm_ids=result.alarm_ids
+    ).model_dump(mode="json")
+
+
+@registry.route(
+    api,
+    "/ingest",
+    "POST",
+    summary="Report device events (one, or a batch of up to 1000)",
+    tag="devices",
+    security="device",
+    request=IngestBody,
+    responses={202: ("every accepted event is durably stored", IngestOut)},
+)
+def ingest():  # type: ignore[no-untyped-def]
+    device_id = _device_id_for(bearer_token())
+    body = read_json_body()
+    raw = request.get_data(cache=True)
+    if isinstance(body, dict) and "events" in body:
+        events = validate_json(EventBatchIn, raw).events
+    elif isinstance(body, dict):
+        events = [validate_json(EventIn, raw)]
+    else:
+        raise ApiError(400, "malformed_json", 'expected an event object or {"events": [...]}')
+    return _store(device_id, events, "ingest"), 202
+
+
+@registry.route(
+    protocols,
+    "/osmand",
+    "GET",
+    summary="OsmAnd / Traccar Client protocol: a position or an SOS in the query string",
+    tag="devices",
+    security=None,
+    query=osmand.OsmAndQuery,
+    document_prefix="",
+    responses={200: ("stored", IngestOut)},
+)
+def osmand_get():  # type: ignore[no-untyped-def]
+    return _osmand(request.args.to_dict())
+
+
+@registry.route(
+    protocols,
+    "/osmand",
+    "POST",
+    summary="OsmAnd / Traccar Client protocol: query string, form body or JSON body",
+    tag="devices",
+    security=None,
+    query=osmand.OsmAndQuery,
+    document_prefix="",
+    responses={200: ("stored", IngestOut)},
+)
+def osmand_post():  # type: ignore[no-untyped-def]
+    params: dict[str, Any] = request.args.to_dict()
+    params.update(request.form.to_dict())
+    raw = request.get_data(cache=True)
+    if raw.strip() and not request.form and (request.is_json or raw.lstrip()[:1] == b"{"):
+        try:
+            body = json.loads(raw)
+        except ValueError as exc:
+            raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, "malformed_json", "the JSON body must be an object")
+        params.update(osmand.flatten_json(body))
+    return _osmand(params)
+
+
+def _osmand(params: dict[str, Any]):  # type: ignore[no-untyped-def]
+    token = str(params.get("id") or params.get("deviceid") or params.get("device_id") or "")
+    device_id = _device_id_for(token)
+    events, extras = osmand.to_events(params, now())
+    return _store(device_id, events, "osmand", extras), 200
