@@ -43,7 +43,9 @@ def serve(host: str, port: int) -> None:
         finally:
             engine.dispose()
         if not current:
-            click.echo("aware: the database schema is not current; run `aware db upgrade`", err=True)
+            click.echo(
+                "aware: the database schema is not current; run `aware db upgrade`", err=True
+            )
             sys.exit(2)
     app = create_app(settings)
     socketio = app.extensions["socketio"]
@@ -82,7 +84,9 @@ def user() -> None:
 @user.command("create")
 @click.argument("username")
 @click.option(
-    "--role", required=True, type=click.Choice(["admin", "coordinator", "dispatcher", "municipality"])
+    "--role",
+    required=True,
+    type=click.Choice(["admin", "coordinator", "dispatcher", "municipality"]),
 )
 @click.option("--password", required=True)
 @click.option("--municipality", default=None, help="CBS code, e.g. 0344 (municipality role)")
@@ -125,10 +129,11 @@ def scheduler() -> None:
 @main.command()
 def demo() -> None:
     """Load a demo set: a user per role, devices and a few open alarms."""
-    from aware.demo import load_demo
+    from aware.demo import TOKENS_FILE, load_demo
 
+    tokens_path = _settings().instance_path / TOKENS_FILE
     with _session() as session:
-        for line in load_demo(session):
+        for line in load_demo(session, tokens_path):
             click.echo(line)
 
 

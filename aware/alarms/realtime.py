@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from flask import request
-from flask_socketio import ConnectionRefusedError, Namespace, join_room
+from flask_socketio import ConnectionRefusedError, Namespace, emit, join_room
 
 from aware.adapters.realtime import NAMESPACE, ROOM
 from aware.alarms import services
@@ -27,20 +27,29 @@ class DispatchNamespace(Namespace):
         self.consoles: dict[str, str] = {}
 
     def on_connect(self, auth: Any = None) -> None:
+        try:
+            self._connect(auth)
+        except ConnectionRefusedError:
+            raise
+        except Exception:
+            # Logged here: Flask-SocketIO would otherwise retry the handler without `auth`.
+            log.exception("console connect failed")
+            raise ConnectionRefusedError("internal error") from None
+
+    def _connect(self, auth: Any) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
         st = self.app.extensions["aware"]
         with st.sessions() as session:
             user = user_for_token(session, token or "", st.clock())
             if user is None or user.role not in DISPATCH_ROLES:
-                raise ConnectionRefusedError(
-                    "unauthorized: a dispatcher or admin token is required"
-                )
-            self.consoles[request.sid] = user.username  # type: ignore[attr-defined]
+                raise ConnectionRefusedError("unauthorized: dispatcher or admin token required")
+            sid = request.sid  # type: ignore[attr-defined]
+            self.consoles[sid] = user.username
             # Join first, then read: an alarm committed in between arrives twice (snapshot and
             # alarm.new) and the console merges it by id and seq; it is never missed.
             join_room(ROOM)
             alarms = [alarm_to_dict(a) for a in services.active_alarms(session)]
-        self.emit("alarms.snapshot", {"alarms": alarms}, to=request.sid)  # type: ignore[attr-defined]
+        emit("alarms.snapshot", {"alarms": alarms})
         log.info("console connected (%d active alarms sent)", len(alarms))
 
     def on_disconnect(self, reason: Any = None) -> None:

@@ -1,0 +1,44 @@
+# Two commands do everything on a fresh machine:
+#   make run    start the service on the embedded default (SQLite in ./instance)
+#   make test   run the whole test suite (installs what it needs first)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+
+.PHONY: run test lint bench demo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.runtime
+	$(BIN)/aware serve --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.dev
+	./scripts/services-up
+	$(BIN)/ruff check aware tests bench
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check aware tests bench
+	$(BIN)/mypy aware/alarms/rules.py aware/alarms/services.py aware/devices/services.py aware/auth/services.py
+
+bench: $(VENV)/.dev
+	$(BIN)/python bench/alarm_latency.py
+
+demo: $(VENV)/.runtime
+	$(BIN)/aware demo
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
