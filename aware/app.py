@@ -16,6 +16,7 @@ from aware.adapters.realtime import RecordingPublisher, SocketIOPublisher
 from aware.api import ApiError, error_body
 from aware.config import Settings, finalize, load_settings
 from aware.db import make_engine, make_sessionmaker
+from aware.devices.services import TokenCache
 from aware.extensions import csrf
 from aware.state import AppState, close_db
 
@@ -76,6 +77,7 @@ def register_state(app: Flask, settings: Settings) -> None:
         engine=engine,
         sessions=sessions,
         publisher=RecordingPublisher(),  # replaced by the Socket.IO publisher below
+        device_tokens=TokenCache(),
     )
 
 

@@ -26,6 +26,7 @@ class AppState:
     engine: Engine
     sessions: sessionmaker[Session]
     publisher: Publisher
+    device_tokens: Any = None  # devices.services.TokenCache, set by create_app
     clock: Callable[[], dt.datetime] = utcnow
 
 

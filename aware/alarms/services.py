@@ -38,16 +38,17 @@ def next_seq(session: Session, n: int = 1) -> int:
 
     The counter row stays locked until commit, so seq order is commit order.
     """
-    value = session.execute(
-        update(Counter)
-        .where(Counter.name == SEQ)
-        .values(value=Counter.value + n)
-        .returning(Counter.value)
-    ).scalar_one_or_none()
-    if value is None:
-        session.add(Counter(name=SEQ, value=n))
-        session.flush()
-        return n
+    table = Counter.__table__
+    value = (
+        session.connection()
+        .execute(
+            update(table)
+            .where(table.c.name == SEQ)
+            .values(value=table.c.value + n)
+            .returning(table.c.value)
+        )
+        .scalar_one()
+    )
     return int(value)
 
 

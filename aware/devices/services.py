@@ -9,19 +9,20 @@ committed before the caller answers 2xx; consoles are told only after that commi
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from aware.adapters.realtime import Publisher
 from aware.alarms import rules
-from aware.alarms.models import Alarm
+from aware.alarms.models import Alarm, AlarmLogEntry
 from aware.alarms.schemas import alarm_to_dict
-from aware.alarms.services import Actor, log_entry, next_seq
+from aware.alarms.services import next_seq
 from aware.devices.models import Device, DeviceEvent
 from aware.devices.schemas import EventIn
 from aware.security import hash_token, new_token
@@ -74,6 +75,36 @@ def authenticate(session: Session, token: str) -> Device | None:
     ).scalar_one_or_none()
 
 
+class TokenCache:
+    """Recently seen device tokens (hash -> device id), so intake needs one transaction, not two.
+
+    Positive answers only, for a short time; the intake transaction itself re-checks that the
+    device is still active, so a deactivation takes effect at once.
+    """
+
+    def __init__(self, ttl_s: float = 60.0, max_entries: int = 100_000):
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[int, float]] = {}
+
+    def device_id(self, session: Session, token: str) -> int | None:
+        """The id of the active device holding this token, or None."""
+        if not token:
+            return None
+        key = hash_token(token)
+        hit = self._entries.get(key)
+        now = time.monotonic()
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        device = authenticate(session, token)
+        if device is None:
+            return None
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key] = (device.id, now + self.ttl_s)
+        return device.id
+
+
 @dataclass
 class IngestResult:
     accepted: int
@@ -82,9 +113,21 @@ class IngestResult:
     new_alarms: list[Alarm] = field(default_factory=list)
 
 
-def _insert(session: Session) -> Any:
-    name = session.get_bind().dialect.name
-    return (postgresql if name == "postgresql" else sqlite).insert(DeviceEvent)
+_EVENTS = DeviceEvent.__table__
+_DEVICES = Device.__table__
+_ALARMS = Alarm.__table__
+_LOG = AlarmLogEntry.__table__
+
+
+def _insert_events(dialect: str) -> Any:
+    # Core statements with bound parameters: compiled once and cached, whatever the batch size
+    # (executemany goes through SQLAlchemy's insertmanyvalues with RETURNING).
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert
+    return (
+        insert(_EVENTS)
+        .on_conflict_do_nothing(index_elements=["device_id", "event_id"])
+        .returning(_EVENTS.c.id, _EVENTS.c.event_id)
+    )
 
 
 def ingest(
@@ -97,7 +140,12 @@ def ingest(
     extras: dict[str, dict[str, Any]] | None = None,
 ) -> IngestResult:
     """Store a device's events once each, raise their alarms, update the device's state."""
-    device = session.get(Device, device_id)
+    conn = session.connection()
+    # The device row is locked first in every intake transaction (one lock order: device, then
+    # events, then the seq counter), so a device's concurrent requests queue instead of racing.
+    device = conn.execute(
+        select(_DEVICES).where(_DEVICES.c.id == device_id).with_for_update()
+    ).one_or_none()
     if device is None or not device.active:
         session.rollback()
         raise DeviceNotFound(device_id)
@@ -109,7 +157,7 @@ def ingest(
     ordered = sorted(unique.values(), key=lambda e: e.event_id)
     rows = [
         {
-            "device_id": device.id,
+            "device_id": device_id,
             "event_id": ev.event_id,
             "type": ev.type,
             "occurred_at": ev.occurred_at.astimezone(dt.UTC),
@@ -123,13 +171,9 @@ def ingest(
         }
         for ev in ordered
     ]
-    stmt = (
-        _insert(session)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["device_id", "event_id"])
-        .returning(DeviceEvent.id, DeviceEvent.event_id)
-    )
-    inserted = {event_id: pk for pk, event_id in session.execute(stmt)}
+    stmt = _insert_events(conn.dialect.name)
+    result = conn.execute(stmt, rows[0]) if len(rows) == 1 else conn.execute(stmt, rows)
+    inserted = {event_id: pk for pk, event_id in result}
     new_events = [ev for ev in ordered if ev.event_id in inserted]
 
     new_alarms = _raise_alarms(session, device, new_events, inserted, now)
@@ -139,10 +183,10 @@ def ingest(
     alarm_ids = [a.id for a in new_alarms]
     if duplicate_ids:
         alarm_ids += list(
-            session.scalars(
-                select(Alarm.id)
-                .join(DeviceEvent, DeviceEvent.id == Alarm.event_pk)
-                .where(DeviceEvent.device_id == device.id, DeviceEvent.event_id.in_(duplicate_ids))
+            conn.scalars(
+                select(_ALARMS.c.id)
+                .join(_EVENTS, _EVENTS.c.id == _ALARMS.c.event_pk)
+                .where(_EVENTS.c.device_id == device_id, _EVENTS.c.event_id.in_(duplicate_ids))
             )
         )
     session.commit()
@@ -158,7 +202,7 @@ def ingest(
 
 def _raise_alarms(
     session: Session,
-    device: Device,
+    device: Any,
     events: list[EventIn],
     pks: dict[str, int],
     now: dt.datetime,
@@ -166,11 +210,11 @@ def _raise_alarms(
     alarm_events = [ev for ev in events if ev.type in rules.EVENT_ALARM_TYPES]
     if not alarm_events:
         return []
+    conn = session.connection()
     # Oldest press first, so seq follows what happened on the device.
     alarm_events.sort(key=lambda e: e.occurred_at)
     last = next_seq(session, len(alarm_events))
     first = last - len(alarm_events) + 1
-    actor = Actor("device", str(device.id), device.serial)
     alarms = []
     for i, ev in enumerate(alarm_events):
         alarm = Alarm(
@@ -179,10 +223,22 @@ def _raise_alarms(
             priority=rules.priority_for(ev.type),
             status=rules.Status.OPEN.value,
             device_id=device.id,
+            case_id=None,
             event_pk=pks[ev.event_id],
             event_id=ev.event_id,
             occurred_at=ev.occurred_at.astimezone(dt.UTC),
             received_at=now,
+            lat=None,
+            lon=None,
+            accuracy_m=None,
+            position_at=None,
+            position_source=None,
+            delivered_at=None,
+            acknowledged_at=None,
+            acknowledged_by=None,
+            resolved_at=None,
+            resolved_by=None,
+            outcome=None,
         )
         if ev.position is not None:
             alarm.lat, alarm.lon = ev.position.lat, ev.position.lon
@@ -195,51 +251,63 @@ def _raise_alarms(
             alarm.accuracy_m = device.last_accuracy_m
             alarm.position_at = device.last_position_at
             alarm.position_source = "last_known"
+        values = {c.key: getattr(alarm, c.key) for c in _ALARMS.columns if c.key != "id"}
+        alarm.id = conn.execute(insert(_ALARMS).returning(_ALARMS.c.id), values).scalar_one()
         alarms.append(alarm)
-    session.add_all(alarms)
-    session.flush()
-    for alarm in alarms:
-        log_entry(session, alarm.id, "raised", actor, now, {"event_id": alarm.event_id})
+    conn.execute(
+        insert(_LOG),
+        [
+            {
+                "alarm_id": a.id,
+                "at": now,
+                "action": "raised",
+                "actor_type": "device",
+                "actor_id": str(device.id),
+                "actor_name": device.serial,
+                "detail": {"event_id": a.event_id},
+            }
+            for a in alarms
+        ],
+    )
     return alarms
 
 
+def _newest(events: list[EventIn], now: dt.datetime) -> tuple[EventIn, dt.datetime] | None:
+    """The newest event and its ordering time: a device clock ahead of ours must not pin the
+    state, so events are ordered by the earlier of device and server time."""
+    if not events:
+        return None
+    newest = max(events, key=lambda e: min(e.occurred_at, now))
+    return newest, min(newest.occurred_at.astimezone(dt.UTC), now)
+
+
 def _update_device_state(
-    session: Session, device: Device, events: list[EventIn], now: dt.datetime
+    session: Session, device: Any, events: list[EventIn], now: dt.datetime
 ) -> None:
-    # Every accepted request is contact with the device (link supervision).
-    session.execute(
-        update(Device)
-        .where(
-            Device.id == device.id, or_(Device.last_seen_at.is_(None), Device.last_seen_at < now)
-        )
-        .values(last_seen_at=now)
-    )
-    with_fix = [ev for ev in events if ev.position is not None]
-    if with_fix:
-        # A device clock ahead of ours must not pin the last position: order by the earlier
-        # of device and server time. A late (buffered) fix never replaces a newer one.
-        newest = max(with_fix, key=lambda e: min(e.occurred_at, now))
-        at = min(newest.occurred_at.astimezone(dt.UTC), now)
-        assert newest.position is not None
-        session.execute(
-            update(Device)
-            .where(
-                Device.id == device.id,
-                or_(Device.last_position_at.is_(None), Device.last_position_at < at),
-            )
-            .values(
+    # Every accepted request is contact with the device (link supervision). The row is locked
+    # by this transaction, so comparing with what was read is safe.
+    values: dict[str, Any] = {}
+    if device.last_seen_at is None or device.last_seen_at < now:
+        values["last_seen_at"] = now
+    fix = _newest([ev for ev in events if ev.position is not None], now)
+    if fix is not None:
+        ev, at = fix
+        # A late (buffered) fix never replaces a newer one.
+        if ev.position is not None and (
+            device.last_position_at is None or device.last_position_at < at
+        ):
+            values.update(
                 last_position_at=at,
-                last_lat=newest.position.lat,
-                last_lon=newest.position.lon,
-                last_accuracy_m=newest.position.accuracy_m,
+                last_lat=ev.position.lat,
+                last_lon=ev.position.lon,
+                last_accuracy_m=ev.position.accuracy_m,
             )
-        )
-    with_battery = [ev for ev in events if ev.battery_pct is not None]
-    if with_battery:
-        newest = max(with_battery, key=lambda e: min(e.occurred_at, now))
-        at = min(newest.occurred_at.astimezone(dt.UTC), now)
-        session.execute(
-            update(Device)
-            .where(Device.id == device.id, or_(Device.battery_at.is_(None), Device.battery_at < at))
-            .values(battery_at=at, battery_pct=newest.battery_pct)
+    battery = _newest([ev for ev in events if ev.battery_pct is not None], now)
+    if battery is not None:
+        ev, at = battery
+        if device.battery_at is None or device.battery_at < at:
+            values.update(battery_at=at, battery_pct=ev.battery_pct)
+    if values:
+        session.connection().execute(
+            update(_DEVICES).where(_DEVICES.c.id == device.id).values(**values)
         )

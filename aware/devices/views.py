@@ -90,12 +90,11 @@ def deactivate_device(device_id: int):  # type: ignore[no-untyped-def]
 
 
 def _device_id_for(token: str) -> int:
-    device = services.authenticate(db(), token)
-    if device is None:
-        raise ApiError(401, "unauthorized", "unknown or deactivated device token")
-    device_id = device.id
-    # End the read transaction: no database lock is held while the body is parsed.
+    device_id = state().device_tokens.device_id(db(), token)
+    # End any read transaction: no database lock is held while the body is parsed.
     db().rollback()
+    if device_id is None:
+        raise ApiError(401, "unauthorized", "unknown or deactivated device token")
     return device_id
 
 

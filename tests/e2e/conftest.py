@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -104,10 +105,9 @@ class Server:
         )
 
 
-def setup_people_and_device(server: Server) -> dict[str, str]:
+def setup_people(server: Server) -> None:
     server.cli("user", "create", "disp-e2e", "--role", "dispatcher", "--password", PASSWORD)
     server.cli("user", "create", "coord-e2e", "--role", "coordinator", "--password", PASSWORD)
-    return {}
 
 
 class Console:
@@ -166,27 +166,35 @@ class Console:
             self.sio.disconnect()
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Any:
-    srv = Server(tmp_path)
-    setup_people_and_device(srv)
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One server per test module (start-up costs seconds); tests use devices of their own."""
+    srv = Server(tmp_path_factory.mktemp("server"))
+    setup_people(srv)
     srv.start()
     yield srv
     srv.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def tokens(server: Server) -> dict[str, str]:
     return {"dispatcher": server.token("disp-e2e"), "coordinator": server.token("coord-e2e")}
 
 
 @pytest.fixture
-def device_token(server: Server, tokens: dict[str, str]) -> str:
+def device(server: Server, tokens: dict[str, str]) -> dict[str, Any]:
+    """A device of this test's own: {"id", "token"}."""
+    serial = f"AW-{uuid.uuid4().hex[:10]}"
     r = server.post(
-        "/api/v1/devices", tokens["coordinator"], json={"serial": "AW-E2E", "kind": "victim_alarm"}
+        "/api/v1/devices", tokens["coordinator"], json={"serial": serial, "kind": "victim_alarm"}
     )
     assert r.status_code == 201, r.text
-    return str(r.json()["token"])
+    return {"id": r.json()["id"], "token": r.json()["token"]}
+
+
+@pytest.fixture
+def device_token(device: dict[str, Any]) -> str:
+    return str(device["token"])
 
 
 @pytest.fixture

@@ -30,24 +30,32 @@ def ingest(server: Server, device_token: str, body) -> requests.Response:
     )
 
 
-def new_ids(console):
-    return [d["id"] for n, d in console.events if n == "alarm.new"]
+def new_ids(console, device_id=None):
+    return [
+        d["id"]
+        for n, d in console.events
+        if n == "alarm.new" and (device_id is None or d["device_id"] == device_id)
+    ]
+
+
+def mine(alarms, device):
+    return [a for a in alarms if a["device_id"] == device["id"]]
 
 
 def test_alarm_new_reaches_every_console_and_delivery_is_recorded(
-    server, tokens, device_token, consoles
+    server, tokens, device, device_token, consoles
 ):
     a = consoles(server.url, tokens["dispatcher"]).connect()
     b = consoles(server.url, tokens["dispatcher"]).connect()
     for c in (a, b):
         c.wait_for(lambda c: c.snapshots)
-        assert c.snapshots[0] == []
+        assert mine(c.snapshots[0], device) == []
     r = ingest(server, device_token, sos("press-1"))
     assert r.status_code == 202
     (alarm_id,) = r.json()["alarm_ids"]
     for c in (a, b):
         c.wait_for(lambda c: alarm_id in new_ids(c))
-        (data,) = [d for n, d in c.events if n == "alarm.new"]
+        (data,) = [d for n, d in c.events if n == "alarm.new" and d["id"] == alarm_id]
         assert data["type"] == "sos" and data["priority"] == 1 and data["status"] == "open"
         assert data["position"]["lat"] == 52.0907
 
@@ -89,7 +97,7 @@ def test_refused_console_receives_no_alarms(server, tokens, device_token):
 
 
 def test_reconnecting_console_finds_what_it_missed_in_the_snapshot(
-    server, tokens, device_token, consoles
+    server, tokens, device, device_token, consoles
 ):
     first = consoles(server.url, tokens["dispatcher"]).connect()
     first.wait_for(lambda c: c.snapshots)
@@ -101,7 +109,7 @@ def test_reconnecting_console_finds_what_it_missed_in_the_snapshot(
     server.post(f"/api/v1/alarms/{ids[0]}/ack", tokens["dispatcher"])
     again = consoles(server.url, tokens["dispatcher"]).connect()
     snap = again.wait_for(lambda c: c.snapshots and c.snapshots[0])
-    by_id = {a["id"]: a for a in snap}
+    by_id = {a["id"]: a for a in mine(snap, device)}
     assert set(by_id) == set(ids)
     assert by_id[ids[0]]["status"] == "acknowledged" and by_id[ids[1]]["status"] == "open"
     # A resolved alarm is no longer active and leaves the snapshot.
@@ -110,7 +118,7 @@ def test_reconnecting_console_finds_what_it_missed_in_the_snapshot(
     )
     third = consoles(server.url, tokens["dispatcher"]).connect()
     snap = third.wait_for(lambda c: c.snapshots)[0]
-    assert [a["id"] for a in snap] == [ids[0]]
+    assert [a["id"] for a in mine(snap, device)] == [ids[0]]
 
 
 def test_ack_and_resolve_produce_alarm_updated_in_seq_order(server, tokens, device_token, consoles):
@@ -126,15 +134,19 @@ def test_ack_and_resolve_produce_alarm_updated_in_seq_order(server, tokens, devi
         == 200
     )
     updates = console.wait_for(
-        lambda c: (u := [d for n, d in c.events if n == "alarm.updated"]) and len(u) >= 2 and u
+        lambda c: (
+            (u := [d for n, d in c.events if n == "alarm.updated" and d["id"] == alarm_id])
+            and len(u) >= 2
+            and u
+        )
     )
     assert [u["status"] for u in updates] == ["acknowledged", "resolved"]
-    new_seq = [d["seq"] for n, d in console.events if n == "alarm.new"][0]
+    new_seq = [d["seq"] for n, d in console.events if n == "alarm.new" and d["id"] == alarm_id][0]
     assert new_seq < updates[0]["seq"] < updates[1]["seq"]
     assert updates[1]["outcome"] == "genuine" and updates[1]["resolved_by"] == "disp-e2e"
 
 
-def test_repeated_press_is_shown_once(server, tokens, device_token, consoles):
+def test_repeated_press_is_shown_once(server, tokens, device, device_token, consoles):
     console = consoles(server.url, tokens["dispatcher"]).connect()
     console.wait_for(lambda c: c.snapshots)
     first = ingest(server, device_token, sos("same-press")).json()
@@ -142,7 +154,7 @@ def test_repeated_press_is_shown_once(server, tokens, device_token, consoles):
     assert again == {"accepted": 0, "duplicates": 1, "alarm_ids": first["alarm_ids"]}
     other = ingest(server, device_token, sos("next-press")).json()["alarm_ids"][0]
     console.wait_for(lambda c: other in new_ids(c))
-    assert new_ids(console) == [first["alarm_ids"][0], other]
+    assert new_ids(console, device["id"]) == [first["alarm_ids"][0], other]
 
 
 def test_sigkill_right_after_202_loses_nothing(tmp_path):
