@@ -12,7 +12,11 @@ from flask_socketio import SocketIO
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from aware.adapters.realtime import RecordingPublisher, SocketIOPublisher
+from aware.adapters.realtime import (
+    RecordingPublisher,
+    SocketIOPublisher,
+    dispatch_redis_manager,
+)
 from aware.api import ApiError, error_body
 from aware.config import Settings, finalize, load_settings
 from aware.db import make_engine, make_sessionmaker
@@ -86,17 +90,21 @@ def register_extensions(app: Flask, settings: Settings) -> None:
 
     csrf.init_app(app)
     # One SocketIO per app (not a module global), so every app gets its own namespace.
+    manager = dispatch_redis_manager(settings.redis_url) if settings.redis_url else None
     socketio = SocketIO(
         app,
         async_mode="threading",
-        message_queue=settings.redis_url,
+        client_manager=manager,
         cors_allowed_origins=[],  # same origin only
         logger=False,
         engineio_logger=False,
     )
     namespace = DispatchNamespace(app)
     socketio.on_namespace(namespace)
-    app.extensions["aware"].publisher = SocketIOPublisher(socketio, namespace.record_delivery)
+    publisher = SocketIOPublisher(socketio, namespace.record_delivery, queued=manager is not None)
+    if manager is not None:
+        manager.local_emit = publisher.emit_local
+    app.extensions["aware"].publisher = publisher
 
 
 def register_blueprints(app: Flask) -> None:

@@ -59,6 +59,13 @@ def _parse_db_url(raw: str) -> str:
     return raw
 
 
+def _parse_redis_url(raw: str) -> str:
+    raw = raw.strip()
+    if not re.match(r"^rediss?://", raw):
+        raise ValueError("expected redis://HOST:PORT/DB or rediss://...")
+    return raw
+
+
 def _parse_env_name(raw: str) -> str:
     v = raw.strip().lower()
     if v not in ("production", "development", "testing"):
@@ -103,7 +110,7 @@ _VARIABLES: list[tuple[str, str, Callable[[str], Any]]] = [
     ("AWARE_ENV", "env", _parse_env_name),
     ("AWARE_DATABASE_URL", "database_url", _parse_db_url),
     ("AWARE_SECRET_KEY", "secret_key", str),
-    ("AWARE_REDIS_URL", "redis_url", str),
+    ("AWARE_REDIS_URL", "redis_url", _parse_redis_url),
     ("AWARE_TOKEN_TTL_S", "token_ttl_s", _parse_positive_int),
     ("AWARE_ESCALATION_AFTER_S", "escalation_after_s", _parse_positive_float),
     ("AWARE_ESCALATION_PHONES", "escalation_phones", _parse_phones),

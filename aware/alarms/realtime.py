@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import queue
+import threading
+import time
 from typing import Any
 
 from flask import request
@@ -25,6 +29,7 @@ class DispatchNamespace(Namespace):
         self.app = app
         # sid -> username, to name the console on the timeline when it confirms delivery.
         self.consoles: dict[str, str] = {}
+        self.recorder = DeliveryRecorder(app)
 
     def on_connect(self, auth: Any = None) -> None:
         try:
@@ -55,13 +60,47 @@ class DispatchNamespace(Namespace):
     def on_disconnect(self, reason: Any = None) -> None:
         self.consoles.pop(request.sid, None)  # type: ignore[attr-defined]
 
-    def record_delivery(self, alarm_id: int, sid: str) -> None:
-        """Timeline entry for the first console that confirmed an alarm."""
+    def record_delivery(self, alarm_id: int, sid: str, at: dt.datetime) -> None:
+        """Queue the first console confirmation of an alarm for the timeline."""
+        self.recorder.add(alarm_id, services.Actor("console", sid, self.consoles.get(sid)), at)
+
+
+class DeliveryRecorder:
+    """Writes first deliveries to the timeline in small batches from one background thread.
+
+    Acks arrive on socket threads within milliseconds of each alarm; writing each at once would
+    put a second write transaction beside every intake. The time recorded is the ack's own.
+    """
+
+    def __init__(self, app: Any, batch_window_s: float = 0.2):
+        self.app = app
+        self.batch_window_s = batch_window_s
+        self._queue: queue.Queue[tuple[int, services.Actor, dt.datetime]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def add(self, alarm_id: int, console: services.Actor, at: dt.datetime) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="aware-delivery", daemon=True
+                    )
+                    self._thread.start()
+        self._queue.put((alarm_id, console, at))
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            time.sleep(self.batch_window_s)
+            while not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            self.write(batch)
+
+    def write(self, batch: list[tuple[int, services.Actor, dt.datetime]]) -> None:
         st = self.app.extensions["aware"]
-        name = self.consoles.get(sid)
-        console = services.Actor("console", sid, name)
         try:
             with st.sessions() as session:
-                services.record_delivery(session, alarm_id, console, st.clock())
+                services.record_deliveries(session, batch)
         except Exception:
-            log.exception("could not record delivery of alarm %s", alarm_id)
+            log.exception("could not record delivery of %d alarms", len(batch))

@@ -165,17 +165,20 @@ def add_note(
     return alarm
 
 
-def record_delivery(session: Session, alarm_id: int, console: Actor, now: dt.datetime) -> bool:
-    """Record when an alarm first reached a console; later deliveries change nothing."""
-    first = session.execute(
-        update(Alarm)
-        .where(Alarm.id == alarm_id, Alarm.delivered_at.is_(None))
-        .values(delivered_at=now)
-    ).rowcount
-    if first:
-        log_entry(session, alarm_id, "delivered", console, now)
+def record_deliveries(session: Session, deliveries: list[tuple[int, Actor, dt.datetime]]) -> int:
+    """Record when alarms first reached a console; later deliveries change nothing."""
+    recorded = 0
+    for alarm_id, console, at in sorted(deliveries, key=lambda d: d[2]):
+        first = session.execute(
+            update(Alarm.__table__)
+            .where(Alarm.__table__.c.id == alarm_id, Alarm.__table__.c.delivered_at.is_(None))
+            .values(delivered_at=at)
+        ).rowcount
+        if first:
+            log_entry(session, alarm_id, "delivered", console, at)
+            recorded += 1
     session.commit()
-    return bool(first)
+    return recorded
 
 
 def get(session: Session, alarm_id: int) -> tuple[Alarm, list[AlarmLogEntry]]:
