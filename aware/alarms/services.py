@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from aware.adapters.realtime import Publisher
@@ -166,19 +166,48 @@ def add_note(
 
 
 def record_deliveries(session: Session, deliveries: list[tuple[int, Actor, dt.datetime]]) -> int:
-    """Record when alarms first reached a console; later deliveries change nothing."""
-    recorded = 0
+    """Record when alarms first reached a console; later deliveries change nothing.
+
+    Three statements whatever the batch size: it runs beside intake and must hold the write
+    lock as briefly as possible.
+    """
+    first: dict[int, tuple[Actor, dt.datetime]] = {}
     for alarm_id, console, at in sorted(deliveries, key=lambda d: d[2]):
-        first = session.execute(
-            update(Alarm.__table__)
-            .where(Alarm.__table__.c.id == alarm_id, Alarm.__table__.c.delivered_at.is_(None))
-            .values(delivered_at=at)
-        ).rowcount
-        if first:
-            log_entry(session, alarm_id, "delivered", console, at)
-            recorded += 1
+        first.setdefault(alarm_id, (console, at))
+    alarms, log = Alarm.__table__, AlarmLogEntry.__table__
+    conn = session.connection()
+    pending = set(
+        conn.scalars(
+            select(alarms.c.id)
+            .where(alarms.c.id.in_(list(first)), alarms.c.delivered_at.is_(None))
+            .with_for_update()
+        )
+    )
+    if pending:
+        conn.execute(
+            update(alarms)
+            .where(alarms.c.id == bindparam("alarm_id"))
+            .values(delivered_at=bindparam("at")),
+            [{"alarm_id": a, "at": first[a][1]} for a in pending],
+        )
+        conn.execute(
+            insert(log),
+            [
+                {
+                    "alarm_id": a,
+                    "at": at,
+                    "action": "delivered",
+                    "actor_type": console.type,
+                    "actor_id": console.id,
+                    "actor_name": console.name,
+                    "detail": None,
+                }
+                for a in pending
+                for console, at in [first[a]]
+            ],
+        )
     session.commit()
-    return recorded
+    return len(pending)
 
 
 def get(session: Session, alarm_id: int) -> tuple[Alarm, list[AlarmLogEntry]]:
