@@ -33,22 +33,21 @@ class AlarmNotFound(Exception):
     """No alarm with that id."""
 
 
+_COUNTERS = Counter.__table__
+_NEXT_SEQ = (
+    update(_COUNTERS)
+    .where(_COUNTERS.c.name == bindparam("counter"))
+    .values(value=_COUNTERS.c.value + bindparam("n"))
+    .returning(_COUNTERS.c.value)
+)
+
+
 def next_seq(session: Session, n: int = 1) -> int:
     """Reserve n seq values in this transaction; returns the last one.
 
     The counter row stays locked until commit, so seq order is commit order.
     """
-    table = Counter.__table__
-    value = (
-        session.connection()
-        .execute(
-            update(table)
-            .where(table.c.name == SEQ)
-            .values(value=table.c.value + n)
-            .returning(table.c.value)
-        )
-        .scalar_one()
-    )
+    value = session.connection().execute(_NEXT_SEQ, {"counter": SEQ, "n": n}).scalar_one()
     return int(value)
 
 

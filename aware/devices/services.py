@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -119,15 +119,17 @@ _ALARMS = Alarm.__table__
 _LOG = AlarmLogEntry.__table__
 
 
-def _insert_events(dialect: str) -> Any:
-    # Core statements with bound parameters: compiled once and cached, whatever the batch size
-    # (executemany goes through SQLAlchemy's insertmanyvalues with RETURNING).
-    insert = (postgresql if dialect == "postgresql" else sqlite).insert
-    return (
-        insert(_EVENTS)
-        .on_conflict_do_nothing(index_elements=["device_id", "event_id"])
-        .returning(_EVENTS.c.id, _EVENTS.c.event_id)
-    )
+# The intake statements are built once: Core statements with bound parameters, compiled once
+# and cached whatever the batch size (executemany goes through insertmanyvalues with RETURNING).
+_INSERT_EVENTS = {
+    name: dialect.insert(_EVENTS)
+    .on_conflict_do_nothing(index_elements=["device_id", "event_id"])
+    .returning(_EVENTS.c.id, _EVENTS.c.event_id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_LOCK_DEVICE = select(_DEVICES).where(_DEVICES.c.id == bindparam("device_id")).with_for_update()
+_INSERT_ALARM = insert(_ALARMS).returning(_ALARMS.c.id)
+_INSERT_LOG = insert(_LOG)
 
 
 def ingest(
@@ -143,9 +145,7 @@ def ingest(
     conn = session.connection()
     # The device row is locked first in every intake transaction (one lock order: device, then
     # events, then the seq counter), so a device's concurrent requests queue instead of racing.
-    device = conn.execute(
-        select(_DEVICES).where(_DEVICES.c.id == device_id).with_for_update()
-    ).one_or_none()
+    device = conn.execute(_LOCK_DEVICE, {"device_id": device_id}).one_or_none()
     if device is None or not device.active:
         session.rollback()
         raise DeviceNotFound(device_id)
@@ -171,7 +171,7 @@ def ingest(
         }
         for ev in ordered
     ]
-    stmt = _insert_events(conn.dialect.name)
+    stmt = _INSERT_EVENTS[conn.dialect.name]
     result = conn.execute(stmt, rows[0]) if len(rows) == 1 else conn.execute(stmt, rows)
     inserted = {event_id: pk for pk, event_id in result}
     new_events = [ev for ev in ordered if ev.event_id in inserted]
@@ -252,10 +252,10 @@ def _raise_alarms(
             alarm.position_at = device.last_position_at
             alarm.position_source = "last_known"
         values = {c.key: getattr(alarm, c.key) for c in _ALARMS.columns if c.key != "id"}
-        alarm.id = conn.execute(insert(_ALARMS).returning(_ALARMS.c.id), values).scalar_one()
+        alarm.id = conn.execute(_INSERT_ALARM, values).scalar_one()
         alarms.append(alarm)
     conn.execute(
-        insert(_LOG),
+        _INSERT_LOG,
         [
             {
                 "alarm_id": a.id,
