@@ -84,38 +84,47 @@ class NoteIn(BaseModel):
     text: str = Field(min_length=1, max_length=4000)
 
 
+def iso(value: dt.datetime | None) -> str | None:
+    """RFC 3339 in UTC with a Z, as the API writes every time."""
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
 def alarm_to_dict(alarm: Alarm) -> dict[str, Any]:
-    """The contract's alarm object as JSON-ready data."""
+    """The contract's alarm object (`AlarmOut`) as JSON-ready data.
+
+    Built by hand because it is on the alarm path; a test checks it against AlarmOut.
+    """
     position = None
     if alarm.lat is not None and alarm.lon is not None:
         position = {
             "lat": alarm.lat,
             "lon": alarm.lon,
             "accuracy_m": alarm.accuracy_m,
-            "at": alarm.position_at,
+            "at": iso(alarm.position_at),
             "source": alarm.position_source or "event",
         }
-    out = AlarmOut(
-        id=alarm.id,
-        seq=alarm.seq,
-        type=alarm.type,
-        priority=alarm.priority,
-        is_test=alarm.type == "test",
-        status=alarm.status,  # type: ignore[arg-type]
-        device_id=alarm.device_id,
-        case_id=alarm.case_id,
-        event_id=alarm.event_id,
-        occurred_at=alarm.occurred_at,
-        received_at=alarm.received_at,
-        position=position,  # type: ignore[arg-type]
-        delivered_at=alarm.delivered_at,
-        acknowledged_at=alarm.acknowledged_at,
-        acknowledged_by=alarm.acknowledged_by,
-        resolved_at=alarm.resolved_at,
-        resolved_by=alarm.resolved_by,
-        outcome=alarm.outcome,  # type: ignore[arg-type]
-    )
-    return out.model_dump(mode="json")
+    return {
+        "id": alarm.id,
+        "seq": alarm.seq,
+        "type": alarm.type,
+        "priority": alarm.priority,
+        "is_test": alarm.type == "test",
+        "status": alarm.status,
+        "device_id": alarm.device_id,
+        "case_id": alarm.case_id,
+        "event_id": alarm.event_id,
+        "occurred_at": iso(alarm.occurred_at),
+        "received_at": iso(alarm.received_at),
+        "position": position,
+        "delivered_at": iso(alarm.delivered_at),
+        "acknowledged_at": iso(alarm.acknowledged_at),
+        "acknowledged_by": alarm.acknowledged_by,
+        "resolved_at": iso(alarm.resolved_at),
+        "resolved_by": alarm.resolved_by,
+        "outcome": alarm.outcome,
+    }
 
 
 def alarm_detail_to_dict(alarm: Alarm, timeline: list[AlarmLogEntry]) -> dict[str, Any]:

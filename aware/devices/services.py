@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, case, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -23,6 +23,7 @@ from aware.alarms import rules
 from aware.alarms.models import Alarm, AlarmLogEntry
 from aware.alarms.schemas import alarm_to_dict
 from aware.alarms.services import next_seq
+from aware.db import UTCDateTime
 from aware.devices.models import Device, DeviceEvent
 from aware.devices.schemas import EventIn
 from aware.security import hash_token, new_token
@@ -127,7 +128,38 @@ _INSERT_EVENTS = {
     .returning(_EVENTS.c.id, _EVENTS.c.event_id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
-_LOCK_DEVICE = select(_DEVICES).where(_DEVICES.c.id == bindparam("device_id")).with_for_update()
+
+
+def _newer(column: Any, param: str) -> Any:
+    """SQL: the parameter is given and newer than the column (or the column is empty)."""
+    value = bindparam(param, type_=UTCDateTime())
+    return and_(value.is_not(None), or_(column.is_(None), column < value))
+
+
+def _take_if(cond: Any, param: str, column: Any) -> Any:
+    return case((cond, bindparam(param, type_=column.type)), else_=column)
+
+
+_d = _DEVICES.c
+_FIX_IS_NEWER = _newer(_d.last_position_at, "fix_at")
+_BATTERY_IS_NEWER = _newer(_d.battery_at, "battery_at")
+# One statement both locks the device row (first lock of every intake transaction: device, then
+# events, then the seq counter) and applies the request's newest fix and battery reading. A late
+# (buffered) value never replaces a newer one; `last_seen_at` is the server's clock.
+_TOUCH_DEVICE = (
+    update(_DEVICES)
+    .where(_d.id == bindparam("device_id"), _d.active.is_(True))
+    .values(
+        last_seen_at=_take_if(_newer(_d.last_seen_at, "now"), "now", _d.last_seen_at),
+        last_position_at=_take_if(_FIX_IS_NEWER, "fix_at", _d.last_position_at),
+        last_lat=_take_if(_FIX_IS_NEWER, "lat", _d.last_lat),
+        last_lon=_take_if(_FIX_IS_NEWER, "lon", _d.last_lon),
+        last_accuracy_m=_take_if(_FIX_IS_NEWER, "accuracy_m", _d.last_accuracy_m),
+        battery_at=_take_if(_BATTERY_IS_NEWER, "battery_at", _d.battery_at),
+        battery_pct=_take_if(_BATTERY_IS_NEWER, "battery_pct", _d.battery_pct),
+    )
+    .returning(_d.id, _d.serial, _d.last_lat, _d.last_lon, _d.last_accuracy_m, _d.last_position_at)
+)
 _INSERT_ALARM = insert(_ALARMS).returning(_ALARMS.c.id)
 _INSERT_LOG = insert(_LOG)
 
@@ -143,10 +175,8 @@ def ingest(
 ) -> IngestResult:
     """Store a device's events once each, raise their alarms, update the device's state."""
     conn = session.connection()
-    # The device row is locked first in every intake transaction (one lock order: device, then
-    # events, then the seq counter), so a device's concurrent requests queue instead of racing.
-    device = conn.execute(_LOCK_DEVICE, {"device_id": device_id}).one_or_none()
-    if device is None or not device.active:
+    device = conn.execute(_TOUCH_DEVICE, _device_params(device_id, events, now)).one_or_none()
+    if device is None:
         session.rollback()
         raise DeviceNotFound(device_id)
     # First occurrence of an event_id in the request wins; sorting gives every transaction the
@@ -177,7 +207,6 @@ def ingest(
     new_events = [ev for ev in ordered if ev.event_id in inserted]
 
     new_alarms = _raise_alarms(session, device, new_events, inserted, now)
-    _update_device_state(session, device, new_events, now)
 
     duplicate_ids = [e for e in unique if e not in inserted]
     alarm_ids = [a.id for a in new_alarms]
@@ -281,33 +310,28 @@ def _newest(events: list[EventIn], now: dt.datetime) -> tuple[EventIn, dt.dateti
     return newest, min(newest.occurred_at.astimezone(dt.UTC), now)
 
 
-def _update_device_state(
-    session: Session, device: Any, events: list[EventIn], now: dt.datetime
-) -> None:
-    # Every accepted request is contact with the device (link supervision). The row is locked
-    # by this transaction, so comparing with what was read is safe.
-    values: dict[str, Any] = {}
-    if device.last_seen_at is None or device.last_seen_at < now:
-        values["last_seen_at"] = now
+def _device_params(device_id: int, events: list[EventIn], now: dt.datetime) -> dict[str, Any]:
+    """Parameters of _TOUCH_DEVICE: the request's newest fix and battery reading, if any.
+
+    Duplicates count too: applying a value already applied changes nothing.
+    """
+    params: dict[str, Any] = {
+        "device_id": device_id,
+        "now": now,
+        "fix_at": None,
+        "lat": None,
+        "lon": None,
+        "accuracy_m": None,
+        "battery_at": None,
+        "battery_pct": None,
+    }
     fix = _newest([ev for ev in events if ev.position is not None], now)
-    if fix is not None:
+    if fix is not None and fix[0].position is not None:
         ev, at = fix
-        # A late (buffered) fix never replaces a newer one.
-        if ev.position is not None and (
-            device.last_position_at is None or device.last_position_at < at
-        ):
-            values.update(
-                last_position_at=at,
-                last_lat=ev.position.lat,
-                last_lon=ev.position.lon,
-                last_accuracy_m=ev.position.accuracy_m,
-            )
+        params.update(
+            fix_at=at, lat=ev.position.lat, lon=ev.position.lon, accuracy_m=ev.position.accuracy_m
+        )
     battery = _newest([ev for ev in events if ev.battery_pct is not None], now)
     if battery is not None:
-        ev, at = battery
-        if device.battery_at is None or device.battery_at < at:
-            values.update(battery_at=at, battery_pct=ev.battery_pct)
-    if values:
-        session.connection().execute(
-            update(_DEVICES).where(_DEVICES.c.id == device.id).values(**values)
-        )
+        params.update(battery_at=battery[1], battery_pct=battery[0].battery_pct)
+    return params
