@@ -218,7 +218,7 @@ def _load_events(session: Session, now: dt.datetime) -> list[str]:
         ]
         result = devices.ingest(session, device.id, events, now, publisher, source="demo")
         for alarm in result.new_alarms:
-            lines.append(f"alarm {alarm.id}: {alarm.type} from {serial}, {alarm.status}")
+            lines.append(f"alarm {alarm['id']}: {alarm['type']} from {serial}, {alarm['status']}")
         if result.accepted == 0:
             lines.append(f"device {serial}: demo events already loaded")
     return lines

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, insert, or_, select, update
@@ -111,7 +112,7 @@ class IngestResult:
     accepted: int
     duplicates: int
     alarm_ids: list[int]
-    new_alarms: list[Alarm] = field(default_factory=list)
+    new_alarms: list[dict[str, Any]] = field(default_factory=list)
 
 
 _EVENTS = DeviceEvent.__table__
@@ -161,6 +162,7 @@ _TOUCH_DEVICE = (
     .returning(_d.id, _d.serial, _d.last_lat, _d.last_lon, _d.last_accuracy_m, _d.last_position_at)
 )
 _INSERT_ALARM = insert(_ALARMS).returning(_ALARMS.c.id)
+_ALARM_COLUMNS = [c.key for c in _ALARMS.columns if c.key != "id"]
 _INSERT_LOG = insert(_LOG)
 
 
@@ -219,13 +221,14 @@ def ingest(
             )
         )
     session.commit()
-    for alarm in new_alarms:
-        publisher.alarm_new(alarm_to_dict(alarm))
+    published = [alarm_to_dict(a) for a in new_alarms]  # type: ignore[arg-type]
+    for alarm in published:
+        publisher.alarm_new(alarm)
     return IngestResult(
         accepted=len(new_events),
         duplicates=len(events) - len(new_events),
         alarm_ids=sorted(alarm_ids),
-        new_alarms=new_alarms,
+        new_alarms=published,
     )
 
 
@@ -235,54 +238,50 @@ def _raise_alarms(
     events: list[EventIn],
     pks: dict[str, int],
     now: dt.datetime,
-) -> list[Alarm]:
+) -> list[SimpleNamespace]:
+    """Insert the alarms of new alarm events; returns them as plain records (no ORM state: this
+    is the alarm path)."""
     alarm_events = [ev for ev in events if ev.type in rules.EVENT_ALARM_TYPES]
     if not alarm_events:
         return []
     conn = session.connection()
     # Oldest press first, so seq follows what happened on the device.
     alarm_events.sort(key=lambda e: e.occurred_at)
-    last = next_seq(session, len(alarm_events))
-    first = last - len(alarm_events) + 1
+    first = next_seq(session, len(alarm_events)) - len(alarm_events) + 1
     alarms = []
     for i, ev in enumerate(alarm_events):
-        alarm = Alarm(
+        occurred = ev.occurred_at.astimezone(dt.UTC)
+        values: dict[str, Any] = dict.fromkeys(_ALARM_COLUMNS)
+        values.update(
             seq=first + i,
             type=ev.type,
             priority=rules.priority_for(ev.type),
             status=rules.Status.OPEN.value,
             device_id=device.id,
-            case_id=None,
             event_pk=pks[ev.event_id],
             event_id=ev.event_id,
-            occurred_at=ev.occurred_at.astimezone(dt.UTC),
+            occurred_at=occurred,
             received_at=now,
-            lat=None,
-            lon=None,
-            accuracy_m=None,
-            position_at=None,
-            position_source=None,
-            delivered_at=None,
-            acknowledged_at=None,
-            acknowledged_by=None,
-            resolved_at=None,
-            resolved_by=None,
-            outcome=None,
         )
         if ev.position is not None:
-            alarm.lat, alarm.lon = ev.position.lat, ev.position.lon
-            alarm.accuracy_m = ev.position.accuracy_m
-            alarm.position_at = ev.occurred_at.astimezone(dt.UTC)
-            alarm.position_source = "event"
+            values.update(
+                lat=ev.position.lat,
+                lon=ev.position.lon,
+                accuracy_m=ev.position.accuracy_m,
+                position_at=occurred,
+                position_source="event",
+            )
         elif device.last_lat is not None and device.last_lon is not None:
             # No fix with the press (indoors): show the last known one, with its age.
-            alarm.lat, alarm.lon = device.last_lat, device.last_lon
-            alarm.accuracy_m = device.last_accuracy_m
-            alarm.position_at = device.last_position_at
-            alarm.position_source = "last_known"
-        values = {c.key: getattr(alarm, c.key) for c in _ALARMS.columns if c.key != "id"}
-        alarm.id = conn.execute(_INSERT_ALARM, values).scalar_one()
-        alarms.append(alarm)
+            values.update(
+                lat=device.last_lat,
+                lon=device.last_lon,
+                accuracy_m=device.last_accuracy_m,
+                position_at=device.last_position_at,
+                position_source="last_known",
+            )
+        alarm_id = conn.execute(_INSERT_ALARM, values).scalar_one()
+        alarms.append(SimpleNamespace(id=alarm_id, **values))
     conn.execute(
         _INSERT_LOG,
         [
