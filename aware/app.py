@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from aware.adapters.realtime import (
+    JsonPacket,
     RecordingPublisher,
     SocketIOPublisher,
     dispatch_redis_manager,
@@ -95,6 +96,7 @@ def register_extensions(app: Flask, settings: Settings) -> None:
         app,
         async_mode="threading",
         client_manager=manager,
+        serializer=JsonPacket,
         cors_allowed_origins=[],  # same origin only
         logger=False,
         engineio_logger=False,

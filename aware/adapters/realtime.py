@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import socketio
+
 log = logging.getLogger(__name__)
 
 NAMESPACE = "/dispatch"
@@ -40,6 +42,13 @@ class RecordingPublisher:
 
     def alarm_updated(self, alarm: dict[str, Any]) -> None:
         self.events.append(("alarm.updated", alarm))
+
+
+class JsonPacket(socketio.packet.Packet):
+    """Socket.IO packets of this service carry JSON only: skip the recursive scan for binary
+    attachments that the default packet runs on every emit (per console, on the alarm path)."""
+
+    uses_binary_events = False
 
 
 DeliveredCallback = Callable[[int, str, dt.datetime], None]
@@ -136,7 +145,6 @@ class SocketIOPublisher:
 def dispatch_redis_manager(url: str) -> Any:
     """A Socket.IO Redis manager whose processes deliver alarms to their own consoles through
     the publisher's per-console emit, so every process records first deliveries too."""
-    import socketio
 
     class DispatchRedisManager(socketio.RedisManager):  # type: ignore[misc]
         local_emit: Callable[[str, dict[str, Any]], None] | None = None
