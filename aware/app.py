@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import time
 from typing import Any
@@ -91,7 +92,11 @@ def register_extensions(app: Flask, settings: Settings) -> None:
 
     csrf.init_app(app)
     # One SocketIO per app (not a module global), so every app gets its own namespace.
-    manager = dispatch_redis_manager(settings.redis_url) if settings.redis_url else None
+    manager = (
+        dispatch_redis_manager(settings.redis_url, redis_channel(settings))
+        if settings.redis_url
+        else None
+    )
     socketio = SocketIO(
         app,
         async_mode="threading",
@@ -107,6 +112,14 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     if manager is not None:
         manager.local_emit = publisher.emit_local
     app.extensions["aware"].publisher = publisher
+
+
+def redis_channel(settings: Settings) -> str:
+    """The Socket.IO channel in Redis: shared by the processes of one database only, so two
+    installations on one Redis never see each other's alarms."""
+    if settings.redis_channel:
+        return settings.redis_channel
+    return "aware-" + hashlib.sha256(settings.database_url.encode()).hexdigest()[:16]
 
 
 def register_blueprints(app: Flask) -> None:

@@ -89,6 +89,7 @@ class Settings:
     database_url: str = ""
     secret_key: str = ""
     redis_url: str | None = None
+    redis_channel: str | None = None
     token_ttl_s: int = 12 * 3600
     escalation_after_s: float = 30.0
     escalation_phones: tuple[str, ...] = ()
@@ -111,6 +112,7 @@ _VARIABLES: list[tuple[str, str, Callable[[str], Any]]] = [
     ("AWARE_DATABASE_URL", "database_url", _parse_db_url),
     ("AWARE_SECRET_KEY", "secret_key", str),
     ("AWARE_REDIS_URL", "redis_url", _parse_redis_url),
+    ("AWARE_REDIS_CHANNEL", "redis_channel", str),
     ("AWARE_TOKEN_TTL_S", "token_ttl_s", _parse_positive_int),
     ("AWARE_ESCALATION_AFTER_S", "escalation_after_s", _parse_positive_float),
     ("AWARE_ESCALATION_PHONES", "escalation_phones", _parse_phones),

@@ -142,7 +142,7 @@ class SocketIOPublisher:
         return ack
 
 
-def dispatch_redis_manager(url: str) -> Any:
+def dispatch_redis_manager(url: str, channel: str) -> Any:
     """A Socket.IO Redis manager whose processes deliver alarms to their own consoles through
     the publisher's per-console emit, so every process records first deliveries too."""
 
@@ -164,4 +164,4 @@ def dispatch_redis_manager(url: str) -> Any:
                 return
             super()._handle_emit(message)
 
-    return DispatchRedisManager(url)
+    return DispatchRedisManager(url, channel=channel)

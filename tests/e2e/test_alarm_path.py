@@ -244,3 +244,26 @@ def test_each_bad_input_gets_its_code_and_changes_nothing(server, tokens, device
     # Unknown ids and conflicting transitions on the alarm endpoints.
     assert server.post("/api/v1/alarms/987654/ack", tokens["dispatcher"]).status_code == 404
     assert server.post("/api/v1/alarms/1/ack", tokens["coordinator"]).status_code == 403
+
+
+def test_logs_carry_no_tokens_positions_or_passwords(server, tokens, device_token):
+    requests.get(
+        f"{server.url}/osmand?id={device_token}&lat=52.0911&lon=5.1187&alarm=sos", timeout=10
+    )
+    ingest(server, device_token, sos("log-1", position={"lat": 52.0912, "lon": 5.1188}))
+    requests.post(
+        server.url + "/api/v1/auth/token",
+        timeout=10,
+        json={"username": "disp-e2e", "password": "wrong-secret-pw"},
+    )
+    log = server.log.read_text()
+    assert "/osmand" in log and "/api/v1/ingest" in log  # requests are logged...
+    for secret in (
+        device_token,
+        tokens["dispatcher"],
+        "52.0911",
+        "5.1187",
+        "52.0912",
+        "wrong-secret-pw",
+    ):
+        assert secret not in log  # ...without what they carried

@@ -1,0 +1,8 @@
+FROM python:3.11-slim
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY . .
+RUN pip install --no-cache-dir --no-deps .
+EXPOSE 5000
+CMD ["aware", "serve", "--host", "0.0.0.0", "--port", "5000"]
