@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import text
 
 from aware import __version__
+from aware.alarms import rules
 from aware.alarms import services as alarm_services
 from aware.alarms.schemas import alarm_to_dict
 from aware.api import registry
 from aware.auth.access import web_user
-from aware.state import db
+from aware.auth.models import User
+from aware.state import db, now, state
 
 web = Blueprint("web", __name__)
 ops = Blueprint("ops", __name__)
@@ -35,6 +37,39 @@ def console():  # type: ignore[no-untyped-def]
         abort(403)
     alarms = [alarm_to_dict(a) for a in alarm_services.active_alarms(db())]
     return render_template("console.html", user=user, alarms=alarms)
+
+
+def _console_actor(user: User) -> alarm_services.Actor:
+    return alarm_services.Actor("user", str(user.id), user.username)
+
+
+@web.post("/console/alarms/<int:alarm_id>/<any(ack, resolve):action>")
+def console_action(alarm_id: int, action: str):  # type: ignore[no-untyped-def]
+    """Acknowledge or resolve from the page itself (works without JavaScript)."""
+    user = web_user()
+    if user is None:
+        return redirect(url_for("auth_web.login_form"))
+    if user.role not in ("dispatcher", "admin"):
+        abort(403)
+    st = state()
+    try:
+        if action == "ack":
+            alarm_services.acknowledge(db(), alarm_id, _console_actor(user), now(), st.publisher)
+        else:
+            outcome = request.form.get("outcome", "")
+            if outcome not in {o.value for o in rules.Outcome}:
+                flash("Kies een afloop om het alarm af te handelen.")
+                return redirect(url_for("web.console"))
+            note = request.form.get("note", "").strip()[:4000] or None
+            alarm_services.resolve(
+                db(), alarm_id, _console_actor(user), now(), outcome, note, st.publisher
+            )
+    except alarm_services.AlarmNotFound:
+        abort(404)
+    except rules.TransitionRefused as exc:
+        db().rollback()
+        flash(f"Alarm {alarm_id}: al afgehandeld door {exc.by}.")
+    return redirect(url_for("web.console"))
 
 
 @ops.get("/healthz")

@@ -167,3 +167,34 @@ def test_cli_user_create_rules(session):
     user = create_user(session, "gem", "municipality", PASSWORD, now, "0344")
     assert session.get(User, user.id).municipality_code == "0344"
     assert user.password_hash.startswith("$argon2")
+
+
+def test_console_page_acknowledges_and_resolves_with_csrf(client, make_user, device):
+    make_user("dispatcher", "disp-page")
+    token = _csrf(client.get("/login").text)
+    client.post("/login", data={"username": "disp-page", "password": PASSWORD, "csrf_token": token})
+    body = {"event_id": "page-1", "type": "sos", "occurred_at": "2026-11-28T10:00:00+01:00"}
+    (alarm_id,) = client.post("/api/v1/ingest", headers=device["headers"], json=body).get_json()[
+        "alarm_ids"
+    ]
+    page = client.get("/console").text
+    assert f'data-alarm-id="{alarm_id}"' in page
+    assert 'data-action="ack"' in page and 'data-action="resolve"' in page
+    csrf = _csrf(page)
+    assert client.post(f"/console/alarms/{alarm_id}/ack").status_code == 400  # no CSRF token
+    assert (
+        client.post(f"/console/alarms/{alarm_id}/ack", data={"csrf_token": csrf}).status_code == 302
+    )
+    page = client.get("/console").text
+    assert "geaccepteerd door disp-page" in page
+    missing = client.post(
+        f"/console/alarms/{alarm_id}/resolve", data={"csrf_token": csrf}, follow_redirects=True
+    )
+    assert "Kies een afloop" in missing.text
+    done = client.post(
+        f"/console/alarms/{alarm_id}/resolve",
+        follow_redirects=True,
+        data={"csrf_token": csrf, "outcome": "false_alarm", "note": "knop per ongeluk"},
+    )
+    assert f'data-alarm-id="{alarm_id}"' not in done.text
+    assert client.post("/console/alarms/999999/ack", data={"csrf_token": csrf}).status_code == 404
