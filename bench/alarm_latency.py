@@ -4,7 +4,8 @@ Starts `aware serve` and bench/floor_app.py (a bare Flask-SocketIO endpoint that
 row and emits: the floor of this stack) as subprocesses on free loopback ports, connects K
 Socket.IO consoles to each, and posts N SOS events one by one to each target (interleaved, so
 machine noise hits both alike). Latency of one alarm = arrival of `alarm.new` at the last of
-the K consoles - the moment just before the POST. Prints p50/p95/p99/max, lost and shown
+the K consoles - the moment just before the POST. The consoles run in a process of their own
+(as in a control room), timestamping with the same monotonic clock. Prints p50/p95/p99/max, lost and shown
 twice for both, and p99(aware) / p99(floor) against the target of 1.5x.
 
     .venv/bin/python bench/alarm_latency.py [--n 300] [--k 5] [--database-url URL]
@@ -22,7 +23,6 @@ import os
 import platform
 import re
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -128,69 +128,113 @@ class Server:
         return "\n".join(text.splitlines()[-lines:])
 
 
-class Consoles:
-    """K Socket.IO clients on /dispatch recording when each `alarm.new` arrives."""
+class ConsoleWorker:
+    """K Socket.IO clients on /dispatch, run in a process of their own (`--console-worker`).
 
-    def __init__(self, url: str, k: int, auth: dict[str, str] | None):
-        self.url = url
-        self.k = k
-        self.auth = auth
-        self.cond = threading.Condition()
-        self.arrivals: dict[Any, dict[int, float]] = {}
-        self.shown_twice: dict[Any, int] = {}
-        self.disconnects = 0
+    Each `alarm.new` is written to stdout as "ARRIVAL <alarm id> <console index> <clock>", the
+    clock being time.perf_counter(): CLOCK_MONOTONIC on Linux, the same clock in every process,
+    so the poster can subtract its own readings. Consoles live apart from the poster, as in a
+    control room: their receiving and acknowledging does not share a GIL with the HTTP client.
+    """
+
+    def __init__(self, url: str, k: int, token: str | None):
+        self.url, self.k, self.token = url, k, token
+        self.out_lock = threading.Lock()
         self.clients: list[socketio.Client] = []
 
-    def connect(self) -> None:
-        # Engine.IO installs a Ctrl-C handler that closes every client one after the other,
-        # each waiting up to 3 s for the server's close frame; close() below does it in
-        # parallel instead.
-        previous = signal.getsignal(signal.SIGINT)
-        try:
-            self._connect_all()
-        finally:
-            signal.signal(signal.SIGINT, previous)
+    def say(self, line: str) -> None:
+        with self.out_lock:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
 
-    def _connect_all(self) -> None:
+    def run(self) -> None:
+        auth = {"token": self.token} if self.token else None
         for i in range(self.k):
             client = socketio.Client(reconnection=False)
             client.on("alarm.new", self._on_alarm(i), namespace=NAMESPACE)
-            client.on("disconnect", self._on_disconnect, namespace=NAMESPACE)
-            refusals: list[Any] = []
-            client.on("connect_error", refusals.append, namespace=NAMESPACE)
+            client.on("disconnect", lambda *_: self.say("DISCONNECT"), namespace=NAMESPACE)
             self.clients.append(client)
             try:
                 client.connect(
                     self.url,
                     transports=["websocket"],
                     namespaces=[NAMESPACE],
-                    auth=self.auth,
+                    auth=auth,
                     wait_timeout=10,
                 )
             except socketio.exceptions.ConnectionError as exc:
-                why = f" (server said: {refusals[-1]})" if refusals else ""
-                raise BenchError(
-                    f"console {i + 1} could not join {NAMESPACE} at {self.url}: {exc}{why}"
-                ) from None
+                self.say(f"ERROR console {i + 1} could not join {NAMESPACE}: {exc}")
+                os._exit(2)
+        self.say("READY")
+        sys.stdin.read()  # until the parent closes our stdin (or dies)
+        os._exit(0)  # no one-by-one 3 s close handshakes
 
     def _on_alarm(self, index: int) -> Callable[[Any], str]:
         def handler(data: Any) -> str:
             at = time.perf_counter()
             alarm_id = data.get("id") if isinstance(data, dict) else None
-            with self.cond:
-                seen = self.arrivals.setdefault(alarm_id, {})
-                if index in seen:
-                    self.shown_twice[alarm_id] = self.shown_twice.get(alarm_id, 0) + 1
-                else:
-                    seen[index] = at
-                self.cond.notify_all()
+            self.say(f"ARRIVAL {alarm_id} {index} {at!r}")
             return "ok"  # the server asks for an acknowledgement
 
         return handler
 
-    def _on_disconnect(self, *_args: Any) -> None:
-        with self.cond:
-            self.disconnects += 1
+
+class Consoles:
+    """The poster's view of a console worker process: arrivals per alarm and console."""
+
+    def __init__(self, url: str, k: int, auth: dict[str, str] | None):
+        self.url = url
+        self.k = k
+        self.token = (auth or {}).get("token")
+        self.cond = threading.Condition()
+        self.arrivals: dict[Any, dict[int, float]] = {}
+        self.shown_twice: dict[Any, int] = {}
+        self.disconnects = 0
+        self.proc: subprocess.Popen[str] | None = None
+        self.ready = threading.Event()
+        self.error: str | None = None
+
+    def connect(self) -> None:
+        argv = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--console-worker",
+            self.url,
+            str(self.k),
+        ]
+        env = {**os.environ, "BENCH_CONSOLE_TOKEN": self.token or ""}
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self.ready.wait(30) or self.error:
+            raise BenchError(f"consoles for {self.url}: {self.error or 'not ready in 30 s'}")
+
+    def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            parts = line.split()
+            if not parts:
+                continue
+            if parts[0] == "READY":
+                self.ready.set()
+            elif parts[0] == "ERROR":
+                self.error = line.strip()
+                self.ready.set()
+            elif parts[0] == "DISCONNECT":
+                with self.cond:
+                    self.disconnects += 1
+            elif parts[0] == "ARRIVAL" and len(parts) == 4:
+                alarm_id: Any = int(parts[1]) if parts[1].isdigit() else parts[1]
+                index, at = int(parts[2]), float(parts[3])
+                with self.cond:
+                    seen = self.arrivals.setdefault(alarm_id, {})
+                    if index in seen:
+                        self.shown_twice[alarm_id] = self.shown_twice.get(alarm_id, 0) + 1
+                    else:
+                        seen[index] = at
+                    self.cond.notify_all()
+        self.ready.set()
 
     def last_arrival(self, alarm_id: Any, timeout: float) -> float | None:
         """perf_counter() when the last console got the alarm, or None after the timeout."""
@@ -201,19 +245,15 @@ class Consoles:
             return max(self.arrivals[alarm_id].values()) if done else None
 
     def close(self) -> None:
-        """Disconnect every console at once (each may wait 3 s for a close frame)."""
-
-        def disconnect(client: socketio.Client) -> None:
-            with contextlib.suppress(Exception):
-                client.disconnect()
-
-        threads = [
-            threading.Thread(target=disconnect, args=(c,), daemon=True) for c in self.clients
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=10)
+        if self.proc is None:
+            return
+        with contextlib.suppress(Exception):
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
 
 
 @dataclass
@@ -506,6 +546,10 @@ def report(args: argparse.Namespace, targets: list[Target], on_postgres: bool) -
 
 
 def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--console-worker":
+        token = os.environ.get("BENCH_CONSOLE_TOKEN") or None
+        ConsoleWorker(sys.argv[2], int(sys.argv[3]), token).run()
+        return
     parser = argparse.ArgumentParser(
         description="Alarm latency of aware against a bare Flask-SocketIO floor."
     )

@@ -72,7 +72,7 @@ class DeliveryRecorder:
     put a second write transaction beside every intake. The time recorded is the ack's own.
     """
 
-    def __init__(self, app: Any, batch_window_s: float = 0.2):
+    def __init__(self, app: Any, batch_window_s: float = 1.0):
         self.app = app
         self.batch_window_s = batch_window_s
         self._queue: queue.Queue[tuple[int, services.Actor, dt.datetime]] = queue.Queue()
