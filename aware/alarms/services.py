@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from aware.adapters.realtime import Publisher
@@ -42,12 +42,12 @@ _NEXT_SEQ = (
 )
 
 
-def next_seq(session: Session, n: int = 1) -> int:
+def next_seq(conn: Connection, n: int = 1) -> int:
     """Reserve n seq values in this transaction; returns the last one.
 
     The counter row stays locked until commit, so seq order is commit order.
     """
-    value = session.connection().execute(_NEXT_SEQ, {"counter": SEQ, "n": n}).scalar_one()
+    value = conn.execute(_NEXT_SEQ, {"counter": SEQ, "n": n}).scalar_one()
     return int(value)
 
 
@@ -144,7 +144,7 @@ def _finish(
         session.rollback()
         return alarm
     _apply(alarm, transition.state)
-    alarm.seq = next_seq(session)
+    alarm.seq = next_seq(session.connection())
     for action in transition.actions:
         log_entry(session, alarm.id, action, actor, now, detail if action == "resolved" else None)
     session.commit()
@@ -157,7 +157,7 @@ def add_note(
 ) -> Alarm:
     """Append a dispatcher's note to the timeline."""
     alarm = _locked(session, alarm_id)
-    alarm.seq = next_seq(session)
+    alarm.seq = next_seq(session.connection())
     log_entry(session, alarm.id, "note", actor, now, {"text": text})
     session.commit()
     publisher.alarm_updated(alarm_to_dict(alarm))

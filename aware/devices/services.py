@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -208,7 +208,7 @@ def ingest(
     inserted = {event_id: pk for pk, event_id in result}
     new_events = [ev for ev in ordered if ev.event_id in inserted]
 
-    new_alarms = _raise_alarms(session, device, new_events, inserted, now)
+    new_alarms = _raise_alarms(conn, device, new_events, inserted, now)
 
     duplicate_ids = [e for e in unique if e not in inserted]
     alarm_ids = [a.id for a in new_alarms]
@@ -233,7 +233,7 @@ def ingest(
 
 
 def _raise_alarms(
-    session: Session,
+    conn: Connection,
     device: Any,
     events: list[EventIn],
     pks: dict[str, int],
@@ -244,10 +244,9 @@ def _raise_alarms(
     alarm_events = [ev for ev in events if ev.type in rules.EVENT_ALARM_TYPES]
     if not alarm_events:
         return []
-    conn = session.connection()
     # Oldest press first, so seq follows what happened on the device.
     alarm_events.sort(key=lambda e: e.occurred_at)
-    first = next_seq(session, len(alarm_events)) - len(alarm_events) + 1
+    first = next_seq(conn, len(alarm_events)) - len(alarm_events) + 1
     alarms = []
     for i, ev in enumerate(alarm_events):
         occurred = ev.occurred_at.astimezone(dt.UTC)
