@@ -25,14 +25,17 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 run: $(VENV)/.runtime
 	$(BIN)/aware serve --host $(HOST) --port $(PORT)
 
+MYPY_STRICT := aware/alarms/rules.py aware/alarms/services.py aware/devices/services.py aware/auth/services.py
+
 test: $(VENV)/.dev
 	./scripts/services-up
 	$(BIN)/ruff check aware tests bench
+	$(BIN)/mypy $(MYPY_STRICT)
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check aware tests bench
-	$(BIN)/mypy aware/alarms/rules.py aware/alarms/services.py aware/devices/services.py aware/auth/services.py
+	$(BIN)/mypy $(MYPY_STRICT)
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/alarm_latency.py

@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
@@ -216,7 +216,9 @@ class ApiRegistry:
             for status, (desc, model) in sorted(op.responses.items()):
                 entry: dict[str, Any] = {"description": desc}
                 if model is not None:
-                    mode = "validation" if model in request_models else "serialization"
+                    mode: Literal["validation", "serialization"] = (
+                        "validation" if model in request_models else "serialization"
+                    )
                     entry["content"] = {op.content_type: {"schema": refs[(model, mode)]}}
                 responses[str(status)] = entry
             for status, desc in _COMMON_ERRORS.items():

@@ -126,8 +126,8 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         finally:
             _release(dbapi)
 
-    dialect.do_commit = do_commit  # type: ignore[method-assign]
-    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+    dialect.do_commit = do_commit  # type: ignore[method-assign,assignment]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign,assignment]
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -146,7 +146,7 @@ def dispatch_redis_manager(url: str, channel: str) -> Any:
     """A Socket.IO Redis manager whose processes deliver alarms to their own consoles through
     the publisher's per-console emit, so every process records first deliveries too."""
 
-    class DispatchRedisManager(socketio.RedisManager):  # type: ignore[misc]
+    class DispatchRedisManager(socketio.RedisManager):
         local_emit: Callable[[str, dict[str, Any]], None] | None = None
 
         def _handle_emit(self, message: dict[str, Any]) -> None:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from aware.adapters.realtime import Publisher
@@ -33,7 +33,7 @@ class AlarmNotFound(Exception):
     """No alarm with that id."""
 
 
-_COUNTERS = Counter.__table__
+_COUNTERS = cast(Table, Counter.__table__)
 _NEXT_SEQ = (
     update(_COUNTERS)
     .where(_COUNTERS.c.name == bindparam("counter"))
@@ -173,7 +173,7 @@ def record_deliveries(session: Session, deliveries: list[tuple[int, Actor, dt.da
     first: dict[int, tuple[Actor, dt.datetime]] = {}
     for alarm_id, console, at in sorted(deliveries, key=lambda d: d[2]):
         first.setdefault(alarm_id, (console, at))
-    alarms, log = Alarm.__table__, AlarmLogEntry.__table__
+    alarms, log = cast(Table, Alarm.__table__), cast(Table, AlarmLogEntry.__table__)
     conn = session.connection()
     pending = set(
         conn.scalars(

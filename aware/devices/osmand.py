@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from aware.api import ApiError, validation_fields
-from aware.devices.schemas import EventIn, PositionIn
+from aware.devices.schemas import EventIn, EventType, PositionIn
 
 
 class OsmAndQuery(BaseModel):
@@ -35,8 +35,9 @@ def flatten_json(body: dict[str, Any]) -> dict[str, Any]:
     loc = body.get("location")
     if not isinstance(loc, dict):
         return body
-    coords = loc.get("coords") if isinstance(loc.get("coords"), dict) else {}
-    battery = loc.get("battery") if isinstance(loc.get("battery"), dict) else {}
+    raw_coords, raw_battery = loc.get("coords"), loc.get("battery")
+    coords: dict[str, Any] = raw_coords if isinstance(raw_coords, dict) else {}
+    battery: dict[str, Any] = raw_battery if isinstance(raw_battery, dict) else {}
     flat: dict[str, Any] = {"id": body.get("device_id", body.get("id"))}
     for src, dst in (
         ("latitude", "lat"),
@@ -115,7 +116,7 @@ def to_events(
     )
     stamp = int(at.timestamp() * 1000)
     is_sos = (q.alarm or "").lower() == "sos"
-    kind = "sos" if is_sos else ("position" if position else "heartbeat")
+    kind: EventType = "sos" if is_sos else ("position" if position else "heartbeat")
     event = EventIn(
         event_id=f"osmand:{stamp}:{kind}",
         type=kind,

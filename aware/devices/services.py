@@ -12,9 +12,9 @@ import datetime as dt
 import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, and_, bindparam, case, insert, or_, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, case, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -115,10 +115,10 @@ class IngestResult:
     new_alarms: list[dict[str, Any]] = field(default_factory=list)
 
 
-_EVENTS = DeviceEvent.__table__
-_DEVICES = Device.__table__
-_ALARMS = Alarm.__table__
-_LOG = AlarmLogEntry.__table__
+_EVENTS = cast(Table, DeviceEvent.__table__)
+_DEVICES = cast(Table, Device.__table__)
+_ALARMS = cast(Table, Alarm.__table__)
+_LOG = cast(Table, AlarmLogEntry.__table__)
 
 
 # The intake statements are built once: Core statements with bound parameters, compiled once
@@ -324,11 +324,13 @@ def _device_params(device_id: int, events: list[EventIn], now: dt.datetime) -> d
         "battery_pct": None,
     }
     fix = _newest([ev for ev in events if ev.position is not None], now)
-    if fix is not None and fix[0].position is not None:
+    if fix is not None:
         ev, at = fix
-        params.update(
-            fix_at=at, lat=ev.position.lat, lon=ev.position.lon, accuracy_m=ev.position.accuracy_m
-        )
+        position = ev.position
+        if position is not None:
+            params.update(
+                fix_at=at, lat=position.lat, lon=position.lon, accuracy_m=position.accuracy_m
+            )
     battery = _newest([ev for ev in events if ev.battery_pct is not None], now)
     if battery is not None:
         params.update(battery_at=battery[1], battery_pct=battery[0].battery_pct)

@@ -95,7 +95,7 @@ def _device_id_for(token: str) -> int:
     db().rollback()
     if device_id is None:
         raise ApiError(401, "unauthorized", "unknown or deactivated device token")
-    return device_id
+    return int(device_id)
 
 
 def _store(
