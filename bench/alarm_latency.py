@@ -5,8 +5,8 @@ row and emits: the floor of this stack) as subprocesses on free loopback ports, 
 Socket.IO consoles to each, and posts N SOS events one by one to each target (interleaved, so
 machine noise hits both alike). Latency of one alarm = arrival of `alarm.new` at the last of
 the K consoles - the moment just before the POST. The consoles run in a process of their own
-(as in a control room), timestamping with the same monotonic clock. Prints p50/p95/p99/max, lost and shown
-twice for both, and p99(aware) / p99(floor) against the target of 1.5x.
+(as in a control room), timestamping with the same monotonic clock. Prints p50/p95/p99/max,
+lost and shown twice for both, and p99(aware) / p99(floor) against the target of 1.5x.
 
     .venv/bin/python bench/alarm_latency.py [--n 300] [--k 5] [--database-url URL]
 
