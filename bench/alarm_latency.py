@@ -4,8 +4,9 @@ Starts `aware serve` and bench/floor_app.py (a bare Flask-SocketIO endpoint that
 row and emits: the floor of this stack) as subprocesses on free loopback ports, connects K
 Socket.IO consoles to each, and posts N SOS events one by one to each target (interleaved, so
 machine noise hits both alike). Latency of one alarm = arrival of `alarm.new` at the last of
-the K consoles - the moment just before the POST. The consoles run in a process of their own
-(as in a control room), timestamping with the same monotonic clock. Prints p50/p95/p99/max,
+the K consoles - the moment just before the POST. Each console runs in a process of its own
+(as each dispatcher has a machine of their own), timestamping with the same monotonic clock.
+Prints p50/p95/p99/max,
 lost and shown twice for both, and p99(aware) / p99(floor) against the target of 1.5x.
 
     .venv/bin/python bench/alarm_latency.py [--n 300] [--k 5] [--database-url URL]
@@ -29,7 +30,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,58 +130,51 @@ class Server:
 
 
 class ConsoleWorker:
-    """K Socket.IO clients on /dispatch, run in a process of their own (`--console-worker`).
+    """One dispatch console (a Socket.IO client on /dispatch) in a process of its own
+    (`--console-worker URL INDEX`), as each dispatcher has a machine of their own.
 
     Each `alarm.new` is written to stdout as "ARRIVAL <alarm id> <console index> <clock>", the
     clock being time.perf_counter(): CLOCK_MONOTONIC on Linux, the same clock in every process,
-    so the poster can subtract its own readings. Consoles live apart from the poster, as in a
-    control room: their receiving and acknowledging does not share a GIL with the HTTP client.
+    so the poster can subtract its own readings. Consoles in one process would queue on one
+    interpreter lock and measure the bench, not the server.
     """
 
-    def __init__(self, url: str, k: int, token: str | None):
-        self.url, self.k, self.token = url, k, token
-        self.out_lock = threading.Lock()
-        self.clients: list[socketio.Client] = []
+    def __init__(self, url: str, index: int, token: str | None):
+        self.url, self.index, self.token = url, index, token
 
     def say(self, line: str) -> None:
-        with self.out_lock:
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
 
     def run(self) -> None:
         auth = {"token": self.token} if self.token else None
-        for i in range(self.k):
-            client = socketio.Client(reconnection=False)
-            client.on("alarm.new", self._on_alarm(i), namespace=NAMESPACE)
-            client.on("disconnect", lambda *_: self.say("DISCONNECT"), namespace=NAMESPACE)
-            self.clients.append(client)
-            try:
-                client.connect(
-                    self.url,
-                    transports=["websocket"],
-                    namespaces=[NAMESPACE],
-                    auth=auth,
-                    wait_timeout=10,
-                )
-            except socketio.exceptions.ConnectionError as exc:
-                self.say(f"ERROR console {i + 1} could not join {NAMESPACE}: {exc}")
-                os._exit(2)
+        client = socketio.Client(reconnection=False)
+        client.on("alarm.new", self._on_alarm, namespace=NAMESPACE)
+        client.on("disconnect", lambda *_: self.say("DISCONNECT"), namespace=NAMESPACE)
+        try:
+            client.connect(
+                self.url,
+                transports=["websocket"],
+                namespaces=[NAMESPACE],
+                auth=auth,
+                wait_timeout=10,
+            )
+        except socketio.exceptions.ConnectionError as exc:
+            self.say(f"ERROR console {self.index + 1} could not join {NAMESPACE}: {exc}")
+            os._exit(2)
         self.say("READY")
         sys.stdin.read()  # until the parent closes our stdin (or dies)
-        os._exit(0)  # no one-by-one 3 s close handshakes
+        os._exit(0)  # no 3 s close handshake
 
-    def _on_alarm(self, index: int) -> Callable[[Any], str]:
-        def handler(data: Any) -> str:
-            at = time.perf_counter()
-            alarm_id = data.get("id") if isinstance(data, dict) else None
-            self.say(f"ARRIVAL {alarm_id} {index} {at!r}")
-            return "ok"  # the server asks for an acknowledgement
-
-        return handler
+    def _on_alarm(self, data: Any) -> str:
+        at = time.perf_counter()
+        alarm_id = data.get("id") if isinstance(data, dict) else None
+        self.say(f"ARRIVAL {alarm_id} {self.index} {at!r}")
+        return "ok"  # the server asks for an acknowledgement
 
 
 class Consoles:
-    """The poster's view of a console worker process: arrivals per alarm and console."""
+    """The poster's view of K console processes (one client each): arrivals per alarm."""
 
     def __init__(self, url: str, k: int, auth: dict[str, str] | None):
         self.url = url
@@ -190,37 +184,44 @@ class Consoles:
         self.arrivals: dict[Any, dict[int, float]] = {}
         self.shown_twice: dict[Any, int] = {}
         self.disconnects = 0
-        self.proc: subprocess.Popen[str] | None = None
-        self.ready = threading.Event()
-        self.error: str | None = None
+        self.procs: list[subprocess.Popen[str]] = []
+        self.ready = threading.Semaphore(0)
+        self.errors: list[str] = []
 
     def connect(self) -> None:
-        argv = [
-            sys.executable,
-            str(Path(__file__).resolve()),
-            "--console-worker",
-            self.url,
-            str(self.k),
-        ]
         env = {**os.environ, "BENCH_CONSOLE_TOKEN": self.token or ""}
-        self.proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
-        )
-        threading.Thread(target=self._read, daemon=True).start()
-        if not self.ready.wait(30) or self.error:
-            raise BenchError(f"consoles for {self.url}: {self.error or 'not ready in 30 s'}")
+        for index in range(self.k):
+            argv = [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--console-worker",
+                self.url,
+                str(index),
+            ]
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+            )
+            self.procs.append(proc)
+            threading.Thread(target=self._read, args=(proc,), daemon=True).start()
+        deadline = time.monotonic() + 60
+        for _ in range(self.k):
+            if not self.ready.acquire(timeout=max(0.1, deadline - time.monotonic())):
+                raise BenchError(f"consoles for {self.url}: not ready in 60 s")
+        if self.errors:
+            raise BenchError(f"consoles for {self.url}: {self.errors[0]}")
 
-    def _read(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        for line in self.proc.stdout:
+    def _read(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        announced = False
+        for line in proc.stdout:
             parts = line.split()
             if not parts:
                 continue
-            if parts[0] == "READY":
-                self.ready.set()
-            elif parts[0] == "ERROR":
-                self.error = line.strip()
-                self.ready.set()
+            if parts[0] in ("READY", "ERROR"):
+                if parts[0] == "ERROR":
+                    self.errors.append(line.strip())
+                announced = True
+                self.ready.release()
             elif parts[0] == "DISCONNECT":
                 with self.cond:
                     self.disconnects += 1
@@ -234,7 +235,9 @@ class Consoles:
                     else:
                         seen[index] = at
                     self.cond.notify_all()
-        self.ready.set()
+        if not announced:
+            self.errors.append("a console process ended before it was ready")
+            self.ready.release()
 
     def last_arrival(self, alarm_id: Any, timeout: float) -> float | None:
         """perf_counter() when the last console got the alarm, or None after the timeout."""
@@ -245,15 +248,15 @@ class Consoles:
             return max(self.arrivals[alarm_id].values()) if done else None
 
     def close(self) -> None:
-        if self.proc is None:
-            return
-        with contextlib.suppress(Exception):
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        for proc in self.procs:
+            with contextlib.suppress(Exception):
+                assert proc.stdin is not None
+                proc.stdin.close()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 @dataclass
