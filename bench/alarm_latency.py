@@ -6,8 +6,8 @@ Socket.IO consoles to each, and posts N SOS events one by one to each target (in
 machine noise hits both alike). Latency of one alarm = arrival of `alarm.new` at the last of
 the K consoles - the moment just before the POST. Each console runs in a process of its own
 (as each dispatcher has a machine of their own), timestamping with the same monotonic clock.
-Prints p50/p95/p99/max,
-lost and shown twice for both, and p99(aware) / p99(floor) against the target of 1.5x.
+Prints p50/p95/p99/max, lost and shown twice for both, and p99(aware) / p99(floor) against
+the target of 1.5x.
 
     .venv/bin/python bench/alarm_latency.py [--n 300] [--k 5] [--database-url URL]
 
