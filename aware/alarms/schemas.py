@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from aware.alarms.models import Alarm, AlarmLogEntry
+from aware.alarms.models import Alarm
 
 AlarmStatus = Literal["open", "acknowledged", "resolved"]
 OutcomeName = Literal["genuine", "false_alarm", "test", "technical"]
@@ -127,7 +127,7 @@ def alarm_to_dict(alarm: Alarm) -> dict[str, Any]:
     }
 
 
-def alarm_detail_to_dict(alarm: Alarm, timeline: list[AlarmLogEntry]) -> dict[str, Any]:
+def alarm_detail_to_dict(alarm: Alarm, timeline: list[Any]) -> dict[str, Any]:
     """The alarm object with its timeline."""
     data = alarm_to_dict(alarm)
     data["timeline"] = [

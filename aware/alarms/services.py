@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
@@ -16,6 +17,7 @@ from aware.adapters.realtime import Publisher
 from aware.alarms import rules
 from aware.alarms.models import Alarm, AlarmLogEntry, Counter
 from aware.alarms.schemas import alarm_to_dict
+from aware.devices.models import Device
 
 SEQ = "alarm_seq"
 
@@ -209,19 +211,32 @@ def record_deliveries(session: Session, deliveries: list[tuple[int, Actor, dt.da
     return len(pending)
 
 
-def get(session: Session, alarm_id: int) -> tuple[Alarm, list[AlarmLogEntry]]:
-    """An alarm with its timeline, oldest first."""
+def get(session: Session, alarm_id: int) -> tuple[Alarm, list[Any]]:
+    """An alarm with its timeline, oldest first.
+
+    The first entry, "raised", is read from the alarm row itself (written once, in the intake
+    transaction, never updated); every later step is a row of the append-only alarm_log.
+    """
     alarm = session.get(Alarm, alarm_id)
     if alarm is None:
         raise AlarmNotFound(alarm_id)
-    timeline = list(
-        session.scalars(
-            select(AlarmLogEntry)
-            .where(AlarmLogEntry.alarm_id == alarm_id)
-            .order_by(AlarmLogEntry.at, AlarmLogEntry.id)
-        )
+    raiser = None
+    if alarm.device_id is not None:
+        raiser = session.scalar(select(Device.serial).where(Device.id == alarm.device_id))
+    raised = SimpleNamespace(
+        at=alarm.received_at,
+        action="raised",
+        actor_type="device" if alarm.device_id is not None else "system",
+        actor_id=str(alarm.device_id) if alarm.device_id is not None else None,
+        actor_name=raiser,
+        detail={"event_id": alarm.event_id} if alarm.event_id else None,
     )
-    return alarm, timeline
+    later = session.scalars(
+        select(AlarmLogEntry)
+        .where(AlarmLogEntry.alarm_id == alarm_id)
+        .order_by(AlarmLogEntry.at, AlarmLogEntry.id)
+    )
+    return alarm, [raised, *later]
 
 
 def list_alarms(session: Session, statuses: tuple[str, ...], limit: int = 500) -> list[Alarm]:

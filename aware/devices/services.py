@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, cast
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from aware.adapters.realtime import Publisher
 from aware.alarms import rules
-from aware.alarms.models import Alarm, AlarmLogEntry
+from aware.alarms.models import Alarm
 from aware.alarms.schemas import alarm_to_dict
 from aware.alarms.services import next_seq
 from aware.db import UTCDateTime
@@ -89,8 +90,9 @@ class TokenCache:
         self.max_entries = max_entries
         self._entries: dict[str, tuple[int, float]] = {}
 
-    def device_id(self, session: Session, token: str) -> int | None:
-        """The id of the active device holding this token, or None."""
+    def device_id(self, session: Callable[[], Session], token: str) -> int | None:
+        """The id of the active device holding this token, or None (asks the database, through
+        the given session factory, only on a miss)."""
         if not token:
             return None
         key = hash_token(token)
@@ -98,7 +100,7 @@ class TokenCache:
         now = time.monotonic()
         if hit is not None and hit[1] > now:
             return hit[0]
-        device = authenticate(session, token)
+        device = authenticate(session(), token)
         if device is None:
             return None
         if len(self._entries) >= self.max_entries:
@@ -118,7 +120,6 @@ class IngestResult:
 _EVENTS = cast(Table, DeviceEvent.__table__)
 _DEVICES = cast(Table, Device.__table__)
 _ALARMS = cast(Table, Alarm.__table__)
-_LOG = cast(Table, AlarmLogEntry.__table__)
 
 
 # The intake statements are built once: Core statements with bound parameters, compiled once
@@ -163,7 +164,6 @@ _TOUCH_DEVICE = (
 )
 _INSERT_ALARM = insert(_ALARMS).returning(_ALARMS.c.id)
 _ALARM_COLUMNS = [c.key for c in _ALARMS.columns if c.key != "id"]
-_INSERT_LOG = insert(_LOG)
 
 
 def ingest(
@@ -240,7 +240,7 @@ def _raise_alarms(
     now: dt.datetime,
 ) -> list[SimpleNamespace]:
     """Insert the alarms of new alarm events; returns them as plain records (no ORM state: this
-    is the alarm path)."""
+    is the alarm path). The alarm row is the record of its raising (see alarms.services.get)."""
     alarm_events = [ev for ev in events if ev.type in rules.EVENT_ALARM_TYPES]
     if not alarm_events:
         return []
@@ -281,21 +281,6 @@ def _raise_alarms(
             )
         alarm_id = conn.execute(_INSERT_ALARM, values).scalar_one()
         alarms.append(SimpleNamespace(id=alarm_id, **values))
-    conn.execute(
-        _INSERT_LOG,
-        [
-            {
-                "alarm_id": a.id,
-                "at": now,
-                "action": "raised",
-                "actor_type": "device",
-                "actor_id": str(device.id),
-                "actor_name": device.serial,
-                "detail": {"event_id": a.event_id},
-            }
-            for a in alarms
-        ],
-    )
     return alarms
 
 

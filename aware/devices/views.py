@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, g, request
 from pydantic import RootModel
 
 from aware.api import ApiError, parse_body, read_json_body, registry, validate_json
@@ -90,9 +90,10 @@ def deactivate_device(device_id: int):  # type: ignore[no-untyped-def]
 
 
 def _device_id_for(token: str) -> int:
-    device_id = state().device_tokens.device_id(db(), token)
-    # End any read transaction: no database lock is held while the body is parsed.
-    db().rollback()
+    device_id = state().device_tokens.device_id(db, token)
+    if "db" in g:
+        # End the read transaction: no database lock is held while the body is parsed.
+        db().rollback()
     if device_id is None:
         raise ApiError(401, "unauthorized", "unknown or deactivated device token")
     return int(device_id)
@@ -111,9 +112,12 @@ def _store(
         )
     except services.DeviceNotFound:
         raise ApiError(401, "unauthorized", "unknown or deactivated device token") from None
-    return IngestOut(
-        accepted=result.accepted, duplicates=result.duplicates, alarm_ids=result.alarm_ids
-    ).model_dump(mode="json")
+    # The shape of IngestOut (documented in the OpenAPI); built directly on the alarm path.
+    return {
+        "accepted": result.accepted,
+        "duplicates": result.duplicates,
+        "alarm_ids": result.alarm_ids,
+    }
 
 
 @registry.route(
