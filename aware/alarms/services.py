@@ -17,6 +17,7 @@ from aware.adapters.realtime import Publisher
 from aware.alarms import rules
 from aware.alarms.models import Alarm, AlarmLogEntry, Counter
 from aware.alarms.schemas import alarm_to_dict
+from aware.db import Prepared
 from aware.devices.models import Device
 
 SEQ = "alarm_seq"
@@ -43,13 +44,16 @@ _NEXT_SEQ = (
     .returning(_COUNTERS.c.value)
 )
 
+# On the alarm path: run on the DBAPI cursor (see aware.db.Prepared).
+_PREPARED_NEXT_SEQ = Prepared(_NEXT_SEQ, returning=(_COUNTERS.c.value,))
+
 
 def next_seq(conn: Connection, n: int = 1) -> int:
     """Reserve n seq values in this transaction; returns the last one.
 
     The counter row stays locked until commit, so seq order is commit order.
     """
-    value = conn.execute(_NEXT_SEQ, {"counter": SEQ, "n": n}).scalar_one()
+    ((value,),) = _PREPARED_NEXT_SEQ.execute(conn, {"counter": SEQ, "n": n})
     return int(value)
 
 

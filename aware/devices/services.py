@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Connection, Table, and_, bindparam, case, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,7 +25,7 @@ from aware.alarms import rules
 from aware.alarms.models import Alarm
 from aware.alarms.schemas import alarm_to_dict
 from aware.alarms.services import next_seq
-from aware.db import UTCDateTime
+from aware.db import Prepared, UTCDateTime
 from aware.devices.models import Device, DeviceEvent
 from aware.devices.schemas import EventIn
 from aware.security import hash_token, new_token
@@ -162,8 +162,31 @@ _TOUCH_DEVICE = (
     )
     .returning(_d.id, _d.serial, _d.last_lat, _d.last_lon, _d.last_accuracy_m, _d.last_position_at)
 )
-_INSERT_ALARM = insert(_ALARMS).returning(_ALARMS.c.id)
 _ALARM_COLUMNS = [c.key for c in _ALARMS.columns if c.key != "id"]
+_EVENT_COLUMNS = [c.key for c in _EVENTS.columns if c.key != "id"]
+_TOUCHED = (_d.id, _d.serial, _d.last_lat, _d.last_lon, _d.last_accuracy_m, _d.last_position_at)
+
+# The statements of one alarm, run on the DBAPI cursor (see aware.db.Prepared); batches of
+# events go through Core's executemany above.
+_PREPARED_TOUCH = Prepared(_TOUCH_DEVICE, returning=_TOUCHED)
+_PREPARED_EVENT = {
+    name: Prepared(stmt, returning=(_EVENTS.c.id, _EVENTS.c.event_id), column_keys=_EVENT_COLUMNS)
+    for name, stmt in _INSERT_EVENTS.items()
+}
+_PREPARED_ALARM = Prepared(
+    insert(_ALARMS).returning(_ALARMS.c.id), returning=(_ALARMS.c.id,), column_keys=_ALARM_COLUMNS
+)
+
+
+class _Device(NamedTuple):
+    """The device as the intake transaction locked and updated it."""
+
+    id: int
+    serial: str
+    last_lat: float | None
+    last_lon: float | None
+    last_accuracy_m: float | None
+    last_position_at: dt.datetime | None
 
 
 def ingest(
@@ -177,10 +200,11 @@ def ingest(
 ) -> IngestResult:
     """Store a device's events once each, raise their alarms, update the device's state."""
     conn = session.connection()
-    device = conn.execute(_TOUCH_DEVICE, _device_params(device_id, events, now)).one_or_none()
-    if device is None:
+    touched = _PREPARED_TOUCH.execute(conn, _device_params(device_id, events, now))
+    if not touched:
         session.rollback()
         raise DeviceNotFound(device_id)
+    device = _Device(*touched[0])
     # First occurrence of an event_id in the request wins; sorting gives every transaction the
     # same lock order on the unique index, so concurrent batches cannot deadlock.
     unique: dict[str, EventIn] = {}
@@ -203,8 +227,10 @@ def ingest(
         }
         for ev in ordered
     ]
-    stmt = _INSERT_EVENTS[conn.dialect.name]
-    result = conn.execute(stmt, rows[0]) if len(rows) == 1 else conn.execute(stmt, rows)
+    if len(rows) == 1:
+        result = _PREPARED_EVENT[conn.dialect.name].execute(conn, rows[0])
+    else:
+        result = list(conn.execute(_INSERT_EVENTS[conn.dialect.name], rows))
     inserted = {event_id: pk for pk, event_id in result}
     new_events = [ev for ev in ordered if ev.event_id in inserted]
 
@@ -234,7 +260,7 @@ def ingest(
 
 def _raise_alarms(
     conn: Connection,
-    device: Any,
+    device: _Device,
     events: list[EventIn],
     pks: dict[str, int],
     now: dt.datetime,
@@ -279,7 +305,7 @@ def _raise_alarms(
                 position_at=device.last_position_at,
                 position_source="last_known",
             )
-        alarm_id = conn.execute(_INSERT_ALARM, values).scalar_one()
+        ((alarm_id,),) = _PREPARED_ALARM.execute(conn, values)
         alarms.append(SimpleNamespace(id=alarm_id, **values))
     return alarms
 
