@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import Any
 
@@ -49,6 +50,10 @@ def serve(host: str, port: int) -> None:
             sys.exit(2)
     app = create_app(settings)
     socketio = app.extensions["socketio"]
+    # Everything loaded so far lives as long as the process: keep it out of the garbage
+    # collector's scans, which otherwise pause request threads (and alarm delivery) now and then.
+    gc.collect()
+    gc.freeze()
     click.echo(f"aware serving on http://{host}:{port} ({_describe(settings)})")
     # Werkzeug's threaded server carries HTTP and WebSocket (simple-websocket) in threading mode.
     socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, log_output=False)
