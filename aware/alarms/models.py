@@ -31,13 +31,14 @@ class Alarm(Base):
     __table_args__ = (Index("ix_alarms_status_priority", "status", "priority", "received_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+    # Indexes cost writes on the alarm path: only those that a query uses are kept.
+    seq: Mapped[int] = mapped_column(BigInteger)
     type: Mapped[str] = mapped_column(String(32))
     priority: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
-    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), index=True)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
     # The case behind the device; the cases table arrives with the risk feature.
-    case_id: Mapped[int | None] = mapped_column(BigInteger, default=None, index=True)
+    case_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
     # At most one alarm per stored device event (idempotent intake).
     event_pk: Mapped[int | None] = mapped_column(
         ForeignKey("device_events.id"), unique=True, default=None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aware.db import Base, BigId, UTCDateTime
@@ -41,10 +41,8 @@ class DeviceEvent(Base):
     """One event as the device reported it: evidence, stored once per (device, event_id)."""
 
     __tablename__ = "device_events"
-    __table_args__ = (
-        UniqueConstraint("device_id", "event_id"),
-        Index("ix_device_events_device_occurred", "device_id", "occurred_at"),
-    )
+    # The unique index is the idempotency guarantee; history queries add theirs when they come.
+    __table_args__ = (UniqueConstraint("device_id", "event_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))

@@ -85,9 +85,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_device_events')),
     sa.UniqueConstraint('device_id', 'event_id', name=op.f('uq_device_events_device_id_event_id'))
     )
-    with op.batch_alter_table('device_events', schema=None) as batch_op:
-        batch_op.create_index('ix_device_events_device_occurred', ['device_id', 'occurred_at'], unique=False)
-
     op.create_table('alarms',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('seq', sa.BigInteger(), nullable=False),
@@ -117,9 +114,6 @@ def upgrade() -> None:
     sa.UniqueConstraint('event_pk', name=op.f('uq_alarms_event_pk'))
     )
     with op.batch_alter_table('alarms', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_alarms_case_id'), ['case_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_alarms_device_id'), ['device_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_alarms_seq'), ['seq'], unique=False)
         batch_op.create_index('ix_alarms_status_priority', ['status', 'priority', 'received_at'], unique=False)
 
     op.create_table('alarm_log',
@@ -146,14 +140,8 @@ def downgrade() -> None:
     op.drop_table('alarm_log')
     with op.batch_alter_table('alarms', schema=None) as batch_op:
         batch_op.drop_index('ix_alarms_status_priority')
-        batch_op.drop_index(batch_op.f('ix_alarms_seq'))
-        batch_op.drop_index(batch_op.f('ix_alarms_device_id'))
-        batch_op.drop_index(batch_op.f('ix_alarms_case_id'))
 
     op.drop_table('alarms')
-    with op.batch_alter_table('device_events', schema=None) as batch_op:
-        batch_op.drop_index('ix_device_events_device_occurred')
-
     op.drop_table('device_events')
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_tokens_user_id'))
