@@ -54,8 +54,18 @@ class DispatchNamespace(Namespace):
             # alarm.new) and the console merges it by id and seq; it is never missed.
             join_room(ROOM)
             alarms = [alarm_to_dict(a) for a in services.active_alarms(session)]
-        emit("alarms.snapshot", {"alarms": alarms})
+        # An alarm that reaches a console in the snapshot has been delivered too.
+        undelivered = [a["id"] for a in alarms if a["delivered_at"] is None]
+        emit("alarms.snapshot", {"alarms": alarms}, callback=self._snapshot_ack(sid, undelivered))
         log.info("console connected (%d active alarms sent)", len(alarms))
+
+    def _snapshot_ack(self, sid: str, alarm_ids: list[int]) -> Any:
+        def ack(*_args: Any) -> None:
+            at = dt.datetime.now(dt.UTC)
+            for alarm_id in alarm_ids:
+                self.record_delivery(alarm_id, sid, at)
+
+        return ack
 
     def on_disconnect(self, reason: Any = None) -> None:
         self.consoles.pop(request.sid, None)  # type: ignore[attr-defined]
@@ -103,4 +113,8 @@ class DeliveryRecorder:
             with st.sessions() as session:
                 services.record_deliveries(session, batch)
         except Exception:
-            log.exception("could not record delivery of %d alarms", len(batch))
+            # Evidence is not dropped on a database hiccup: back in the queue for the next batch.
+            log.exception("could not record delivery of %d alarms; retrying", len(batch))
+            for item in batch:
+                self._queue.put(item)
+            time.sleep(1.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -67,6 +68,8 @@ def test_alarm_new_reaches_every_console_and_delivery_is_recorded(
     a.wait_for(lambda _: delivered(), timeout=5)
     (entry,) = delivered()
     assert entry["actor_type"] == "console" and entry["actor_name"] == "disp-e2e"
+    # Delivered by the snapshot of the console that connected afterwards.
+    assert dt.datetime.fromisoformat(entry["at"].replace("Z", "+00:00")) >= connect_at
     detail = server.get(f"/api/v1/alarms/{alarm_id}", tokens["dispatcher"]).json()
     assert detail["delivered_at"] is not None
 
@@ -267,3 +270,23 @@ def test_logs_carry_no_tokens_positions_or_passwords(server, tokens, device_toke
         "wrong-secret-pw",
     ):
         assert secret not in log  # ...without what they carried
+
+
+def test_alarm_first_seen_in_the_snapshot_is_recorded_as_delivered(
+    server, tokens, device_token, consoles
+):
+    (alarm_id,) = ingest(server, device_token, sos("seen-late")).json()["alarm_ids"]
+    # No console is connected (each test closes its own): nobody has seen it yet.
+    connect_at = dt.datetime.now(dt.UTC)
+    late = consoles(server.url, tokens["dispatcher"]).connect()
+    late.wait_for(lambda c: c.snapshots and any(a["id"] == alarm_id for a in c.snapshots[0]))
+
+    def delivered():
+        detail = server.get(f"/api/v1/alarms/{alarm_id}", tokens["dispatcher"]).json()
+        return [e for e in detail["timeline"] if e["action"] == "delivered"]
+
+    late.wait_for(lambda _: delivered(), timeout=5)
+    (entry,) = delivered()
+    assert entry["actor_type"] == "console" and entry["actor_name"] == "disp-e2e"
+    # Delivered by the snapshot of the console that connected afterwards.
+    assert dt.datetime.fromisoformat(entry["at"].replace("Z", "+00:00")) >= connect_at
