@@ -288,5 +288,3 @@ def test_alarm_first_seen_in_the_snapshot_is_recorded_as_delivered(
     assert entry["actor_type"] == "console" and entry["actor_name"] == "disp-e2e"
     # Delivered by the snapshot of the console that connected afterwards.
     assert dt.datetime.fromisoformat(entry["at"].replace("Z", "+00:00")) >= connect_at
-    # Delivered by the snapshot of the console that connected afterwards.
-    assert dt.datetime.fromisoformat(entry["at"].replace("Z", "+00:00")) >= connect_at
