@@ -25,6 +25,8 @@ from aware.config import Settings, finalize, load_settings
 from aware.db import make_engine, make_sessionmaker
 from aware.devices.services import TokenCache
 from aware.extensions import csrf
+from aware.risk.cache import BanCache
+from aware.risk.instruments import OWNER_SUBFOLDER, default_registry
 from aware.state import AppState, close_db
 
 log = logging.getLogger("aware")
@@ -100,6 +102,8 @@ def register_state(app: Flask, settings: Settings) -> None:
         sessions=sessions,
         publisher=RecordingPublisher(),  # replaced by the Socket.IO publisher below
         device_tokens=TokenCache(),
+        instruments=default_registry(settings.instance_path / OWNER_SUBFOLDER),
+        ban_cache=BanCache(),
     )
 
 
@@ -144,9 +148,10 @@ def register_blueprints(app: Flask) -> None:
     from aware.auth.views import web as auth_web
     from aware.devices.views import api as devices_api
     from aware.devices.views import protocols
+    from aware.risk.views import api as risk_api
     from aware.web.views import ops, web
 
-    for bp in (auth_api, devices_api, alarms_api, protocols):
+    for bp in (auth_api, devices_api, alarms_api, risk_api, protocols):
         csrf.exempt(bp)  # bearer tokens or device tokens, never cookies
         app.register_blueprint(bp)
     for bp in (auth_web, web, ops):

@@ -66,6 +66,20 @@ def _parse_redis_url(raw: str) -> str:
     return raw
 
 
+def _parse_reassess_days(raw: str) -> dict[str, int]:
+    days: dict[str, int] = {}
+    for part in raw.split(","):
+        level, sep, value = part.strip().partition("=")
+        if not sep or level not in ("high", "moderate", "low") or not value.strip().isdigit():
+            raise ValueError("expected high=N,moderate=N,low=N (days)")
+        days[level] = int(value)
+        if days[level] <= 0:
+            raise ValueError("days must be positive")
+    if set(days) != {"high", "moderate", "low"}:
+        raise ValueError("give all three: high=N,moderate=N,low=N")
+    return days
+
+
 def _parse_env_name(raw: str) -> str:
     v = raw.strip().lower()
     if v not in ("production", "development", "testing"):
@@ -99,6 +113,11 @@ class Settings:
     twilio_from_number: str | None = None
     twilio_base_url: str | None = None
     log_level: str = "INFO"
+    reassess_days: dict[str, int] = field(
+        default_factory=lambda: {"high": 7, "moderate": 30, "low": 90}
+    )
+    victim_position_max_age_s: float = 300.0
+    ban_hysteresis_m: float = 25.0
     sqlite_busy_timeout_ms: int = 10000
 
     @property
@@ -122,6 +141,9 @@ _VARIABLES: list[tuple[str, str, Callable[[str], Any]]] = [
     ("TWILIO_FROM_NUMBER", "twilio_from_number", str),
     ("AWARE_TWILIO_BASE_URL", "twilio_base_url", str),
     ("AWARE_LOG_LEVEL", "log_level", _parse_log_level),
+    ("AWARE_REASSESS_DAYS", "reassess_days", _parse_reassess_days),
+    ("AWARE_VICTIM_POSITION_MAX_AGE_S", "victim_position_max_age_s", _parse_positive_float),
+    ("AWARE_BAN_HYSTERESIS_M", "ban_hysteresis_m", _parse_positive_float),
 ]
 
 

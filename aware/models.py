@@ -4,5 +4,21 @@ from aware.alarms.models import Alarm, AlarmLogEntry, Counter
 from aware.auth.models import ApiToken, User
 from aware.db import Base
 from aware.devices.models import Device, DeviceEvent
+from aware.risk.models import Assessment, Ban, BanWatch, Case, CaseAction, CaseDevice
 
-__all__ = ["Alarm", "AlarmLogEntry", "ApiToken", "Base", "Counter", "Device", "DeviceEvent", "User"]
+__all__ = [
+    "Alarm",
+    "AlarmLogEntry",
+    "ApiToken",
+    "Assessment",
+    "Ban",
+    "BanWatch",
+    "Base",
+    "Case",
+    "CaseAction",
+    "CaseDevice",
+    "Counter",
+    "Device",
+    "DeviceEvent",
+    "User",
+]

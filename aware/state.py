@@ -27,6 +27,8 @@ class AppState:
     sessions: sessionmaker[Session]
     publisher: Publisher
     device_tokens: Any = None  # devices.services.TokenCache, set by create_app
+    instruments: Any = None  # risk.instruments.InstrumentRegistry
+    ban_cache: Any = None  # risk.cache.BanCache
     clock: Callable[[], dt.datetime] = utcnow
 
 

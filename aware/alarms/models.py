@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aware.db import Base, BigId, UTCDateTime
@@ -37,8 +37,13 @@ class Alarm(Base):
     priority: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
-    # The case behind the device; the cases table arrives with the risk feature.
-    case_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # The case behind the device at the time of the alarm.
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), default=None)
+    # For violations: the ban broken, whether the position arrived late (buffered), and the
+    # judgement (distance, accuracy, uncertainty, age of the victim's position).
+    ban_id: Mapped[int | None] = mapped_column(ForeignKey("bans.id"), default=None)
+    late: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     # At most one alarm per stored device event (idempotent intake).
     event_pk: Mapped[int | None] = mapped_column(
         ForeignKey("device_events.id"), unique=True, default=None
