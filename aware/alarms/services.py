@@ -46,6 +46,21 @@ _NEXT_SEQ = (
 
 # On the alarm path: run on the DBAPI cursor (see aware.db.Prepared).
 _PREPARED_NEXT_SEQ = Prepared(_NEXT_SEQ, returning=(_COUNTERS.c.value,))
+_ALARMS = cast(Table, Alarm.__table__)
+_ALARM_COLUMNS = [c.key for c in _ALARMS.columns if c.key != "id"]
+_PREPARED_ALARM = Prepared(
+    insert(_ALARMS).returning(_ALARMS.c.id), returning=(_ALARMS.c.id,), column_keys=_ALARM_COLUMNS
+)
+
+
+def insert_alarm(conn: Connection, **values: Any) -> SimpleNamespace:
+    """Insert one alarm row (values must include seq, type, priority, times); returns it as a
+    plain record ready for `alarm_to_dict`. The row is the record of the alarm's raising."""
+    row: dict[str, Any] = dict.fromkeys(_ALARM_COLUMNS)
+    row.update(status=rules.Status.OPEN.value, late=False)
+    row.update(values)
+    ((alarm_id,),) = _PREPARED_ALARM.execute(conn, row)
+    return SimpleNamespace(id=alarm_id, **row)
 
 
 def next_seq(conn: Connection, n: int = 1) -> int:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Connection, Table, and_, bindparam, case, insert, or_, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, case, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -24,10 +24,11 @@ from aware.adapters.realtime import Publisher
 from aware.alarms import rules
 from aware.alarms.models import Alarm
 from aware.alarms.schemas import alarm_to_dict
-from aware.alarms.services import next_seq
+from aware.alarms.services import insert_alarm, next_seq
 from aware.db import Prepared, UTCDateTime
 from aware.devices.models import Device, DeviceEvent
 from aware.devices.schemas import EventIn
+from aware.risk.models import CaseDevice
 from aware.security import hash_token, new_token
 
 
@@ -162,7 +163,6 @@ _TOUCH_DEVICE = (
     )
     .returning(_d.id, _d.serial, _d.last_lat, _d.last_lon, _d.last_accuracy_m, _d.last_position_at)
 )
-_ALARM_COLUMNS = [c.key for c in _ALARMS.columns if c.key != "id"]
 _EVENT_COLUMNS = [c.key for c in _EVENTS.columns if c.key != "id"]
 _TOUCHED = (_d.id, _d.serial, _d.last_lat, _d.last_lon, _d.last_accuracy_m, _d.last_position_at)
 
@@ -173,8 +173,12 @@ _PREPARED_EVENT = {
     name: Prepared(stmt, returning=(_EVENTS.c.id, _EVENTS.c.event_id), column_keys=_EVENT_COLUMNS)
     for name, stmt in _INSERT_EVENTS.items()
 }
-_PREPARED_ALARM = Prepared(
-    insert(_ALARMS).returning(_ALARMS.c.id), returning=(_ALARMS.c.id,), column_keys=_ALARM_COLUMNS
+_LINKS = cast(Table, CaseDevice.__table__)
+_PREPARED_LINK = Prepared(
+    select(_LINKS.c.case_id, _LINKS.c.role).where(
+        _LINKS.c.device_id == bindparam("device_id"), _LINKS.c.unlinked_at.is_(None)
+    ),
+    returning=(_LINKS.c.case_id, _LINKS.c.role),
 )
 
 
@@ -234,7 +238,9 @@ def ingest(
     inserted = {event_id: pk for pk, event_id in result}
     new_events = [ev for ev in ordered if ev.event_id in inserted]
 
-    new_alarms = _raise_alarms(conn, device, new_events, inserted, now)
+    link = _PREPARED_LINK.execute(conn, {"device_id": device_id})
+    case_id, role = link[0] if link else (None, None)
+    new_alarms = _raise_alarms(conn, device, case_id, new_events, inserted, now)
 
     duplicate_ids = [e for e in unique if e not in inserted]
     alarm_ids = [a.id for a in new_alarms]
@@ -261,6 +267,7 @@ def ingest(
 def _raise_alarms(
     conn: Connection,
     device: _Device,
+    case_id: int | None,
     events: list[EventIn],
     pks: dict[str, int],
     now: dt.datetime,
@@ -276,18 +283,17 @@ def _raise_alarms(
     alarms = []
     for i, ev in enumerate(alarm_events):
         occurred = ev.occurred_at.astimezone(dt.UTC)
-        values: dict[str, Any] = dict.fromkeys(_ALARM_COLUMNS)
-        values.update(
-            seq=first + i,
-            type=ev.type,
-            priority=rules.priority_for(ev.type),
-            status=rules.Status.OPEN.value,
-            device_id=device.id,
-            event_pk=pks[ev.event_id],
-            event_id=ev.event_id,
-            occurred_at=occurred,
-            received_at=now,
-        )
+        values: dict[str, Any] = {
+            "seq": first + i,
+            "type": ev.type,
+            "priority": rules.priority_for(ev.type),
+            "device_id": device.id,
+            "case_id": case_id,
+            "event_pk": pks[ev.event_id],
+            "event_id": ev.event_id,
+            "occurred_at": occurred,
+            "received_at": now,
+        }
         if ev.position is not None:
             values.update(
                 lat=ev.position.lat,
@@ -305,8 +311,7 @@ def _raise_alarms(
                 position_at=device.last_position_at,
                 position_source="last_known",
             )
-        ((alarm_id,),) = _PREPARED_ALARM.execute(conn, values)
-        alarms.append(SimpleNamespace(id=alarm_id, **values))
+        alarms.append(insert_alarm(conn, **values))
     return alarms
 
 

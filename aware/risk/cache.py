@@ -19,9 +19,9 @@ class BanCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: dict[int, tuple[Any, BanIndex, Any]] = {}
+        self._entries: dict[int, tuple[Any, BanIndex[Any], Any]] = {}
 
-    def get(self, case_id: int, version: Any, build: Callable[[], tuple[BanIndex, Any]]) -> Any:
+    def get(self, case_id: int, version: Any, build: Callable[[], tuple[BanIndex[Any], Any]]) -> Any:
         entry = self._entries.get(case_id)
         if entry is not None and entry[0] == version:
             return entry[1], entry[2]

@@ -20,6 +20,7 @@ from aware.risk.schemas import (
     BanFeatureCollection,
     BanOut,
     CaseCreate,
+    CaseDeviceOut,
     CaseList,
     CaseListQuery,
     CaseOut,
@@ -82,14 +83,14 @@ def case_to_dict(case: Case) -> dict[str, Any]:
             for a in actions
         ],
         devices=[
-            {
-                "device_id": d.device_id,
-                "role": d.role,
-                "linked_at": d.linked_at,
-                "unlinked_at": d.unlinked_at,
-            }
+            CaseDeviceOut(
+                device_id=d.device_id,
+                role=d.role,  # type: ignore[arg-type]
+                linked_at=d.linked_at,
+                unlinked_at=d.unlinked_at,
+            )
             for d in links
-        ],  # type: ignore[misc]
+        ],
         created_at=case.created_at,
         updated_at=case.updated_at,
     ).model_dump(mode="json")
@@ -378,7 +379,7 @@ def ban_map(case_id: int):  # type: ignore[no-untyped-def]
         case = services.get_case(db(), case_id)
     except services.CaseError as exc:
         raise _error(exc) from None
-    features = []
+    features: list[dict[str, Any]] = []
     for ban in services.active_bans(db(), case.id):
         props = ban_to_dict(ban)
         props.pop("zones")
