@@ -26,6 +26,7 @@ from aware.db import make_engine, make_sessionmaker
 from aware.devices.services import TokenCache
 from aware.extensions import csrf
 from aware.risk.cache import BanCache
+from aware.risk.checks import CheckSettings, ban_checks_for
 from aware.risk.instruments import OWNER_SUBFOLDER, default_registry
 from aware.state import AppState, close_db
 
@@ -104,6 +105,11 @@ def register_state(app: Flask, settings: Settings) -> None:
         device_tokens=TokenCache(),
         instruments=default_registry(settings.instance_path / OWNER_SUBFOLDER),
         ban_cache=BanCache(),
+    )
+    st = app.extensions["aware"]
+    st.ban_checks = ban_checks_for(
+        st.ban_cache,
+        CheckSettings(settings.victim_position_max_age_s, settings.ban_hysteresis_m),
     )
 
 

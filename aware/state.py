@@ -29,6 +29,7 @@ class AppState:
     device_tokens: Any = None  # devices.services.TokenCache, set by create_app
     instruments: Any = None  # risk.instruments.InstrumentRegistry
     ban_cache: Any = None  # risk.cache.BanCache
+    ban_checks: Any = None  # risk.checks.ban_checks_for(...), run by intake
     clock: Callable[[], dt.datetime] = utcnow
 
 

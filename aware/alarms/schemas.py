@@ -44,6 +44,11 @@ class AlarmOut(BaseModel):
     resolved_at: dt.datetime | None
     resolved_by: str | None
     outcome: OutcomeName | None
+    ban_id: int | None = Field(description="for violations: the ban broken")
+    late: bool = Field(description="raised by a position that arrived late (buffered)")
+    detail: dict[str, Any] | None = Field(
+        description="for violations: distance, accuracy, uncertainty, victim position age"
+    )
 
 
 class TimelineEntryOut(BaseModel):
@@ -124,6 +129,9 @@ def alarm_to_dict(alarm: Alarm) -> dict[str, Any]:
         "resolved_at": iso(alarm.resolved_at),
         "resolved_by": alarm.resolved_by,
         "outcome": alarm.outcome,
+        "ban_id": alarm.ban_id,
+        "late": bool(alarm.late),
+        "detail": alarm.detail,
     }
 
 

@@ -19,6 +19,7 @@ from aware.alarms.models import Alarm, AlarmLogEntry, Counter
 from aware.alarms.schemas import alarm_to_dict
 from aware.db import Prepared
 from aware.devices.models import Device
+from aware.risk.models import BanWatch
 
 SEQ = "alarm_seq"
 
@@ -149,6 +150,14 @@ def resolve(
     alarm = _locked(session, alarm_id)
     transition = rules.resolve(_state(alarm), _actor_label(actor), now, rules.Outcome(outcome))
     detail = {"outcome": outcome, **({"note": note} if note else {})}
+    if transition.changed and alarm.ban_id is not None:
+        # A resolved violation re-arms its ban watch: a breach still going on raises anew.
+        watches = cast(Table, BanWatch.__table__)
+        session.connection().execute(
+            update(watches)
+            .where(watches.c.open_alarm_id == alarm.id)
+            .values(state="armed", open_alarm_id=None, updated_at=now)
+        )
     return _finish(session, alarm, transition, actor, now, publisher, detail)
 
 

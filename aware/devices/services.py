@@ -79,6 +79,10 @@ def authenticate(session: Session, token: str) -> Device | None:
     ).scalar_one_or_none()
 
 
+# (conn, case_id, device_id, new events, now) -> (new alarms, ids of alarms updated)
+BanChecks = Callable[[Connection, int, int, list[EventIn], dt.datetime], tuple[list[Any], set[int]]]
+
+
 class TokenCache:
     """Recently seen device tokens (hash -> device id), so intake needs one transaction, not two.
 
@@ -201,8 +205,13 @@ def ingest(
     publisher: Publisher,
     source: str = "ingest",
     extras: dict[str, dict[str, Any]] | None = None,
+    ban_checks: BanChecks | None = None,
 ) -> IngestResult:
-    """Store a device's events once each, raise their alarms, update the device's state."""
+    """Store a device's events once each, raise their alarms, update the device's state.
+
+    With `ban_checks`, a perpetrator tracker's new positions are judged against the case's
+    bans in the same transaction (violations are committed with the position behind them).
+    """
     conn = session.connection()
     touched = _PREPARED_TOUCH.execute(conn, _device_params(device_id, events, now))
     if not touched:
@@ -241,6 +250,10 @@ def ingest(
     link = _PREPARED_LINK.execute(conn, {"device_id": device_id})
     case_id, role = link[0] if link else (None, None)
     new_alarms = _raise_alarms(conn, device, case_id, new_events, inserted, now)
+    updated: set[int] = set()
+    if ban_checks is not None and role == "perpetrator" and case_id is not None and new_events:
+        raised, updated = ban_checks(conn, case_id, device_id, new_events, now)
+        new_alarms += raised
 
     duplicate_ids = [e for e in unique if e not in inserted]
     alarm_ids = [a.id for a in new_alarms]
@@ -252,10 +265,17 @@ def ingest(
                 .where(_EVENTS.c.device_id == device_id, _EVENTS.c.event_id.in_(duplicate_ids))
             )
         )
+    changed = (
+        list(conn.execute(select(_ALARMS).where(_ALARMS.c.id.in_(sorted(updated)))))
+        if updated
+        else []
+    )
     session.commit()
     published = [alarm_to_dict(a) for a in new_alarms]  # type: ignore[arg-type]
     for alarm in published:
         publisher.alarm_new(alarm)
+    for row in changed:
+        publisher.alarm_updated(alarm_to_dict(row))  # type: ignore[arg-type]
     return IngestResult(
         accepted=len(new_events),
         duplicates=len(events) - len(new_events),

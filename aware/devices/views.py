@@ -108,7 +108,14 @@ def _store(
     st = state()
     try:
         result = services.ingest(
-            db(), device_id, events, now(), st.publisher, source=source, extras=extras
+            db(),
+            device_id,
+            events,
+            now(),
+            st.publisher,
+            source=source,
+            extras=extras,
+            ban_checks=st.ban_checks,
         )
     except services.DeviceNotFound:
         raise ApiError(401, "unauthorized", "unknown or deactivated device token") from None

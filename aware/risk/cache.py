@@ -21,7 +21,9 @@ class BanCache:
         self._lock = threading.Lock()
         self._entries: dict[int, tuple[Any, BanIndex[Any], Any]] = {}
 
-    def get(self, case_id: int, version: Any, build: Callable[[], tuple[BanIndex[Any], Any]]) -> Any:
+    def get(
+        self, case_id: int, version: Any, build: Callable[[], tuple[BanIndex[Any], Any]]
+    ) -> Any:
         entry = self._entries.get(case_id)
         if entry is not None and entry[0] == version:
             return entry[1], entry[2]

@@ -1,0 +1,340 @@
+"""Position checks on the intake path: a perpetrator's fixes against the case's bans.
+
+Runs inside the intake transaction (so a violation alarm is committed with the position that
+caused it) and uses the pure rules in `aware.risk.geometry`. Each (ban, zone) or contact ban
+has a watch row: armed, or fired with the open alarm that later positions are added to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, and_, func, insert, select, update
+
+from aware.alarms import rules as alarm_rules
+from aware.alarms.models import Alarm, AlarmLogEntry
+from aware.alarms.services import insert_alarm, next_seq
+from aware.devices.models import Device
+from aware.devices.schemas import EventIn
+from aware.risk import geometry
+from aware.risk.cache import BanCache
+from aware.risk.models import Ban, BanWatch, Case, CaseDevice
+
+_BANS = cast(Table, Ban.__table__)
+_WATCHES = cast(Table, BanWatch.__table__)
+_ALARMS = cast(Table, Alarm.__table__)
+_LOG = cast(Table, AlarmLogEntry.__table__)
+_LINKS = cast(Table, CaseDevice.__table__)
+_DEVICES = cast(Table, Device.__table__)
+_CASES = cast(Table, Case.__table__)
+
+# A position that reaches us this long after it was taken is "late" (buffered).
+LATE_AFTER_S = 120.0
+
+
+@dataclass
+class CheckSettings:
+    victim_max_age_s: float = 300.0
+    hysteresis_m: float = 25.0
+
+
+@dataclass
+class CheckResult:
+    new_alarms: list[SimpleNamespace] = field(default_factory=list)
+    updated_alarm_ids: set[int] = field(default_factory=set)
+
+
+def ban_checks_for(cache: BanCache, settings: CheckSettings) -> Any:
+    """The `ban_checks` callable that intake takes (see devices.services.ingest)."""
+
+    def run(
+        conn: Connection, case_id: int, device_id: int, events: list[EventIn], now: dt.datetime
+    ) -> tuple[list[SimpleNamespace], set[int]]:
+        result = check_positions(conn, cache, case_id, device_id, events, now, settings)
+        return result.new_alarms, result.updated_alarm_ids
+
+    return run
+
+
+def _load_bans(conn: Connection, case_id: int) -> tuple[geometry.BanIndex[Any], list[Any]]:
+    bans = list(
+        conn.execute(select(_BANS).where(_BANS.c.case_id == case_id, _BANS.c.ended_at.is_(None)))
+    )
+    zones = []
+    for ban in bans:
+        if ban.kind == "location":
+            for i, zone in enumerate(ban.zones or []):
+                zones.append(((ban.id, i), geometry.parse_zone(zone, f"zones.{i}")))
+    return geometry.BanIndex(zones), bans
+
+
+def check_positions(
+    conn: Connection,
+    cache: BanCache,
+    case_id: int,
+    device_id: int,
+    events: list[EventIn],
+    now: dt.datetime,
+    settings: CheckSettings,
+) -> CheckResult:
+    """Judge a perpetrator tracker's new fixes (oldest first) against the bans valid then."""
+    result = CheckResult()
+    fixes = sorted((e for e in events if e.position is not None), key=lambda e: e.occurred_at)
+    if not fixes:
+        return result
+    version = conn.execute(
+        select(func.count(), func.max(_BANS.c.id)).where(
+            _BANS.c.case_id == case_id, _BANS.c.ended_at.is_(None)
+        )
+    ).one()
+    if version[0] == 0:
+        return result
+    index, bans = cache.get(case_id, tuple(version), lambda: _load_bans(conn, case_id))
+    watches = {
+        (w.ban_id, w.key): geometry.ArmState.load(w.state, w.open_alarm_id)
+        for w in conn.execute(select(_WATCHES).where(_WATCHES.c.ban_id.in_([b.id for b in bans])))
+    }
+    before = dict(watches)
+    victim = _victim(conn, case_id)
+    for ev in fixes:
+        assert ev.position is not None
+        at = ev.occurred_at.astimezone(dt.UTC)
+        late = (now - at).total_seconds() > LATE_AFTER_S
+        point = geometry.to_rd(ev.position.lon, ev.position.lat)
+        accuracy = ev.position.accuracy_m or 0.0
+        valid = {b.id: b for b in bans if b.valid_from <= at < b.valid_until}
+        if not valid:
+            continue
+        ctx = _Fix(ev, at, late, point, accuracy, device_id, case_id, now)
+        watched = [
+            (ban_id, int(key.split(":")[1]))
+            for (ban_id, key), state in watches.items()
+            if key.startswith("zone:") and state.status is not geometry.ArmStatus.ARMED
+        ]
+        for j in geometry.judge_zone(point, accuracy, index, watch=watched):
+            ban_id, zone_no = j.key
+            if ban_id not in valid:
+                continue
+            # A fix outside whose accuracy circle touches the zone is not a breach (a low-
+            # accuracy jump is not a violation); it is recorded if an alarm is open.
+            level = "violation" if j.inside else "clear"
+            detail = {
+                "zone": zone_no,
+                "inside": j.inside,
+                "uncertain": j.uncertain,
+                "distance_to_border_m": round(j.border_distance_m, 1),
+            }
+            _step(
+                conn,
+                watches,
+                (ban_id, f"zone:{zone_no}"),
+                level,
+                j.outside_by_m,
+                "zone_violation",
+                None,
+                valid[ban_id],
+                ctx,
+                detail,
+                settings,
+                result,
+            )
+        for ban in valid.values():
+            if ban.kind != "contact":
+                continue
+            ref = geometry.victim_reference(victim.fix, victim.home, at, settings.victim_max_age_s)
+            if ref is None:
+                continue  # no victim position and no home point: nothing to measure from
+            p = geometry.judge_proximity(
+                point,
+                accuracy,
+                ref.point_rd,
+                ref.accuracy_m,
+                float(ban.distance_m),
+                float(ban.warning_margin_m or ban.distance_m),
+            )
+            detail = {
+                "distance_m": round(p.distance_m, 1),
+                "uncertain": p.uncertain,
+                "ban_distance_m": p.ban_distance_m,
+                "warning_distance_m": p.warning_distance_m,
+                "victim_position": ref.source,
+                "victim_position_age_s": None if ref.age_s is None else round(ref.age_s),
+                "victim_device_silent_s": None
+                if ref.device_fix_age_s is None
+                else round(ref.device_fix_age_s),
+            }
+            _step(
+                conn,
+                watches,
+                (ban.id, "proximity"),
+                p.level,
+                p.outside_by_m,
+                "proximity_violation",
+                "proximity_warning",
+                ban,
+                ctx,
+                detail,
+                settings,
+                result,
+            )
+    _save_watches(conn, before, watches, now)
+    return result
+
+
+@dataclass
+class _Fix:
+    ev: EventIn
+    at: dt.datetime
+    late: bool
+    point: geometry.RDPoint
+    accuracy: float
+    device_id: int
+    case_id: int
+    now: dt.datetime
+
+
+@dataclass
+class _Victim:
+    fix: geometry.VictimFix | None
+    home: geometry.RDPoint | None
+
+
+def _victim(conn: Connection, case_id: int) -> _Victim:
+    row = conn.execute(
+        select(
+            _DEVICES.c.last_lat,
+            _DEVICES.c.last_lon,
+            _DEVICES.c.last_accuracy_m,
+            _DEVICES.c.last_position_at,
+        )
+        .join(_LINKS, and_(_LINKS.c.device_id == _DEVICES.c.id, _LINKS.c.unlinked_at.is_(None)))
+        .where(_LINKS.c.case_id == case_id, _LINKS.c.role == "victim")
+    ).one_or_none()
+    fix = None
+    if row is not None and row.last_lat is not None and row.last_position_at is not None:
+        fix = geometry.VictimFix(
+            geometry.to_rd(row.last_lon, row.last_lat),
+            row.last_accuracy_m or 0.0,
+            row.last_position_at,
+        )
+    case = conn.execute(
+        select(_CASES.c.victim_home_lat, _CASES.c.victim_home_lon).where(_CASES.c.id == case_id)
+    ).one()
+    home = None
+    if case.victim_home_lat is not None and case.victim_home_lon is not None:
+        home = geometry.to_rd(case.victim_home_lon, case.victim_home_lat)
+    return _Victim(fix, home)
+
+
+def _step(
+    conn: Connection,
+    watches: dict[tuple[int, str], geometry.ArmState],
+    key: tuple[int, str],
+    level: str,
+    outside_by_m: float,
+    violation_type: str,
+    warning_type: str | None,
+    ban: Any,
+    fix: _Fix,
+    detail: dict[str, Any],
+    settings: CheckSettings,
+    result: CheckResult,
+) -> None:
+    previous = watches.get(key, geometry.ARMED)
+    if warning_type is None and level == "warning":
+        level = "clear"
+    if math.isinf(outside_by_m):
+        outside_by_m = 1e9
+    state, action = geometry.next_armed_state(
+        previous, level, outside_by_m, settings.hysteresis_m, accuracy_m=fix.accuracy
+    )
+    if action in (geometry.Action.RAISE, geometry.Action.RAISE_WARNING):
+        kind = violation_type if action is geometry.Action.RAISE else warning_type
+        assert kind is not None
+        alarm = _raise(conn, kind, ban, fix, detail)
+        result.new_alarms.append(alarm)
+        state = state.with_alarm(alarm.id)
+    elif action is geometry.Action.APPEND and previous.alarm_id is not None:
+        _append(
+            conn,
+            previous.alarm_id,
+            fix,
+            {**detail, "level": level, "rearmed": state.status is geometry.ArmStatus.ARMED},
+        )
+        result.updated_alarm_ids.add(previous.alarm_id)
+    watches[key] = state
+
+
+def _raise(
+    conn: Connection, kind: str, ban: Any, fix: _Fix, detail: dict[str, Any]
+) -> SimpleNamespace:
+    assert fix.ev.position is not None
+    return insert_alarm(
+        conn,
+        seq=next_seq(conn),
+        type=kind,
+        priority=alarm_rules.priority_for(kind),
+        device_id=fix.device_id,
+        case_id=fix.case_id,
+        ban_id=ban.id,
+        event_id=fix.ev.event_id,
+        occurred_at=fix.at,
+        received_at=fix.now,
+        lat=fix.ev.position.lat,
+        lon=fix.ev.position.lon,
+        accuracy_m=fix.ev.position.accuracy_m,
+        position_at=fix.at,
+        position_source="event",
+        late=fix.late,
+        detail=detail,
+    )
+
+
+def _append(conn: Connection, alarm_id: int, fix: _Fix, detail: dict[str, Any]) -> None:
+    """A later position of the same episode goes on the open alarm's timeline."""
+    assert fix.ev.position is not None
+    conn.execute(update(_ALARMS).where(_ALARMS.c.id == alarm_id).values(seq=next_seq(conn)))
+    conn.execute(
+        insert(_LOG).values(
+            alarm_id=alarm_id,
+            at=fix.now,
+            action="position",
+            actor_type="device",
+            actor_id=str(fix.device_id),
+            actor_name=None,
+            detail={
+                **detail,
+                "event_id": fix.ev.event_id,
+                "occurred_at": fix.at.isoformat(),
+                "lat": fix.ev.position.lat,
+                "lon": fix.ev.position.lon,
+                "accuracy_m": fix.ev.position.accuracy_m,
+                "late": fix.late,
+            },
+        )
+    )
+
+
+def _save_watches(
+    conn: Connection,
+    before: dict[tuple[int, str], geometry.ArmState],
+    after: dict[tuple[int, str], geometry.ArmState],
+    now: dt.datetime,
+) -> None:
+    for (ban_id, key), state in after.items():
+        old = before.get((ban_id, key))
+        if old == state:
+            continue
+        values = {"state": state.status.value, "open_alarm_id": state.alarm_id, "updated_at": now}
+        if old is None:
+            conn.execute(insert(_WATCHES).values(ban_id=ban_id, key=key, **values))
+        else:
+            conn.execute(
+                update(_WATCHES)
+                .where(_WATCHES.c.ban_id == ban_id, _WATCHES.c.key == key)
+                .values(**values)
+            )
