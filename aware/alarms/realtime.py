@@ -14,7 +14,6 @@ from flask_socketio import ConnectionRefusedError, Namespace, emit, join_room
 
 from aware.adapters.realtime import NAMESPACE, ROOM
 from aware.alarms import services
-from aware.alarms.schemas import alarm_to_dict
 from aware.auth.services import user_for_token
 
 log = logging.getLogger(__name__)
@@ -53,7 +52,9 @@ class DispatchNamespace(Namespace):
             # Join first, then read: an alarm committed in between arrives twice (snapshot and
             # alarm.new) and the console merges it by id and seq; it is never missed.
             join_room(ROOM)
-            alarms = [alarm_to_dict(a) for a in services.active_alarms(session)]
+            alarms = services.alarm_dicts(
+                session.connection(), services.active_alarms(session), st.clock()
+            )
         # An alarm that reaches a console in the snapshot has been delivered too.
         undelivered = [a["id"] for a in alarms if a["delivered_at"] is None]
         emit("alarms.snapshot", {"alarms": alarms}, callback=self._snapshot_ack(sid, undelivered))

@@ -49,6 +49,11 @@ class AlarmOut(BaseModel):
     detail: dict[str, Any] | None = Field(
         description="for violations: distance, accuracy, uncertainty, victim position age"
     )
+    case: dict[str, Any] | None = Field(
+        default=None,
+        description="the case card: reference, concern, victim (name, phone, address), "
+        "perpetrator, active bans; only dispatch roles receive alarm objects",
+    )
 
 
 class TimelineEntryOut(BaseModel):
@@ -96,7 +101,7 @@ def iso(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def alarm_to_dict(alarm: Alarm) -> dict[str, Any]:
+def alarm_to_dict(alarm: Alarm, case: dict[str, Any] | None = None) -> dict[str, Any]:
     """The contract's alarm object (`AlarmOut`) as JSON-ready data.
 
     Built by hand because it is on the alarm path; a test checks it against AlarmOut.
@@ -132,12 +137,15 @@ def alarm_to_dict(alarm: Alarm) -> dict[str, Any]:
         "ban_id": alarm.ban_id,
         "late": bool(alarm.late),
         "detail": alarm.detail,
+        "case": case,
     }
 
 
-def alarm_detail_to_dict(alarm: Alarm, timeline: list[Any]) -> dict[str, Any]:
+def alarm_detail_to_dict(
+    alarm: Alarm, timeline: list[Any], case: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The alarm object with its timeline."""
-    data = alarm_to_dict(alarm)
+    data = alarm_to_dict(alarm, case)
     data["timeline"] = [
         TimelineEntryOut.model_validate(e).model_dump(mode="json") for e in timeline
     ]

@@ -20,6 +20,7 @@ from aware.alarms.schemas import alarm_to_dict
 from aware.db import Prepared
 from aware.devices.models import Device
 from aware.risk.models import BanWatch
+from aware.risk.summary import case_summaries
 
 SEQ = "alarm_seq"
 
@@ -52,6 +53,12 @@ _ALARM_COLUMNS = [c.key for c in _ALARMS.columns if c.key != "id"]
 _PREPARED_ALARM = Prepared(
     insert(_ALARMS).returning(_ALARMS.c.id), returning=(_ALARMS.c.id,), column_keys=_ALARM_COLUMNS
 )
+
+
+def alarm_dicts(conn: Connection, alarms: list[Any], now: dt.datetime) -> list[dict[str, Any]]:
+    """Alarm objects with their case cards (for dispatch roles only)."""
+    cards = case_summaries(conn, (a.case_id for a in alarms), now)
+    return [alarm_to_dict(a, cards.get(a.case_id) if a.case_id else None) for a in alarms]
 
 
 def insert_alarm(conn: Connection, **values: Any) -> SimpleNamespace:
@@ -177,8 +184,9 @@ def _finish(
     alarm.seq = next_seq(session.connection())
     for action in transition.actions:
         log_entry(session, alarm.id, action, actor, now, detail if action == "resolved" else None)
+    (published,) = alarm_dicts(session.connection(), [alarm], now)
     session.commit()
-    publisher.alarm_updated(alarm_to_dict(alarm))
+    publisher.alarm_updated(published)
     return alarm
 
 
@@ -189,8 +197,9 @@ def add_note(
     alarm = _locked(session, alarm_id)
     alarm.seq = next_seq(session.connection())
     log_entry(session, alarm.id, "note", actor, now, {"text": text})
+    (published,) = alarm_dicts(session.connection(), [alarm], now)
     session.commit()
-    publisher.alarm_updated(alarm_to_dict(alarm))
+    publisher.alarm_updated(published)
     return alarm
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, g
 
 from aware.alarms import rules, services
@@ -13,10 +15,10 @@ from aware.alarms.schemas import (
     NoteIn,
     ResolveIn,
     alarm_detail_to_dict,
-    alarm_to_dict,
 )
 from aware.api import ApiError, parse_body, parse_query, registry
 from aware.auth.access import roles_required
+from aware.risk.summary import case_summaries
 from aware.state import db, now, state
 
 api = Blueprint("alarms_api", __name__, url_prefix="/api/v1")
@@ -26,6 +28,11 @@ DISPATCH = ("dispatcher", "admin")
 def actor() -> services.Actor:
     """The signed-in person as the actor of a timeline entry."""
     return services.Actor("user", str(g.user.id), g.user.username)
+
+
+def _one(alarm: Any) -> dict[str, Any]:
+    (data,) = services.alarm_dicts(db().connection(), [alarm], now())
+    return data
 
 
 def _not_found(alarm_id: int) -> ApiError:
@@ -41,7 +48,7 @@ def _refused(exc: rules.TransitionRefused, alarm_id: int) -> ApiError:
         extra={
             "by": exc.by,
             "at": exc.at.isoformat() if exc.at else None,
-            "alarm": alarm_to_dict(alarm),
+            "alarm": _one(alarm),
         },
     )
 
@@ -61,7 +68,7 @@ def list_alarms():  # type: ignore[no-untyped-def]
     q = parse_query(AlarmListQuery)
     statuses = (q.status,) if q.status else ("open", "acknowledged")
     alarms = services.list_alarms(db(), statuses, q.limit)
-    return {"alarms": [alarm_to_dict(a) for a in alarms]}
+    return {"alarms": services.alarm_dicts(db().connection(), alarms, now())}
 
 
 @registry.route(
@@ -79,7 +86,8 @@ def get_alarm(alarm_id: int):  # type: ignore[no-untyped-def]
         alarm, timeline = services.get(db(), alarm_id)
     except services.AlarmNotFound:
         raise _not_found(alarm_id) from None
-    return alarm_detail_to_dict(alarm, timeline)
+    cards = case_summaries(db().connection(), [alarm.case_id], now())
+    return alarm_detail_to_dict(alarm, timeline, cards.get(alarm.case_id or 0))
 
 
 @registry.route(
@@ -104,7 +112,7 @@ def ack_alarm(alarm_id: int):  # type: ignore[no-untyped-def]
     except rules.TransitionRefused as exc:
         db().rollback()
         raise _refused(exc, alarm_id) from None
-    return alarm_to_dict(alarm)
+    return _one(alarm)
 
 
 @registry.route(
@@ -133,7 +141,7 @@ def resolve_alarm(alarm_id: int):  # type: ignore[no-untyped-def]
     except rules.TransitionRefused as exc:
         db().rollback()
         raise _refused(exc, alarm_id) from None
-    return alarm_to_dict(alarm)
+    return _one(alarm)
 
 
 @registry.route(
@@ -153,4 +161,4 @@ def add_note(alarm_id: int):  # type: ignore[no-untyped-def]
         alarm = services.add_note(db(), alarm_id, actor(), now(), body.text, state().publisher)
     except services.AlarmNotFound:
         raise _not_found(alarm_id) from None
-    return alarm_to_dict(alarm), 201
+    return _one(alarm), 201

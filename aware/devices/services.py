@@ -23,8 +23,7 @@ from sqlalchemy.orm import Session
 from aware.adapters.realtime import Publisher
 from aware.alarms import rules
 from aware.alarms.models import Alarm
-from aware.alarms.schemas import alarm_to_dict
-from aware.alarms.services import insert_alarm, next_seq
+from aware.alarms.services import alarm_dicts, insert_alarm, next_seq
 from aware.db import Prepared, UTCDateTime
 from aware.devices.models import Device, DeviceEvent
 from aware.devices.schemas import EventIn
@@ -270,12 +269,13 @@ def ingest(
         if updated
         else []
     )
+    published = alarm_dicts(conn, new_alarms, now) if new_alarms else []
+    updates = alarm_dicts(conn, changed, now) if changed else []
     session.commit()
-    published = [alarm_to_dict(a) for a in new_alarms]  # type: ignore[arg-type]
     for alarm in published:
         publisher.alarm_new(alarm)
-    for row in changed:
-        publisher.alarm_updated(alarm_to_dict(row))  # type: ignore[arg-type]
+    for alarm in updates:
+        publisher.alarm_updated(alarm)
     return IngestResult(
         accepted=len(new_events),
         duplicates=len(events) - len(new_events),

@@ -8,7 +8,6 @@ from sqlalchemy import text
 from aware import __version__
 from aware.alarms import rules
 from aware.alarms import services as alarm_services
-from aware.alarms.schemas import alarm_to_dict
 from aware.api import registry
 from aware.auth.access import web_user
 from aware.auth.models import User
@@ -35,7 +34,9 @@ def console():  # type: ignore[no-untyped-def]
         return redirect(url_for("auth_web.login_form"))
     if user.role not in ("dispatcher", "admin"):
         abort(403)
-    alarms = [alarm_to_dict(a) for a in alarm_services.active_alarms(db())]
+    alarms = alarm_services.alarm_dicts(
+        db().connection(), alarm_services.active_alarms(db()), now()
+    )
     return render_template("console.html", user=user, alarms=alarms)
 
 

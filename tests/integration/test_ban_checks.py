@@ -331,3 +331,24 @@ def test_bad_bans_are_422_naming_the_field_and_change_nothing(
     assert any(f == field or f.startswith(field + ".") for f in fields), fields
     fc = client.get(f"/api/v1/cases/{setup['case']['id']}/bans", headers=dispatcher).get_json()
     assert fc["features"] == []
+
+
+def test_alarms_carry_the_case_card_for_dispatch(client, coordinator, dispatcher, setup, publisher):
+    ban = zone_ban(client, coordinator, setup["case"]["id"])
+    r = client.post(
+        "/api/v1/ingest",
+        headers=bearer(setup["tokens"]["victim"]),
+        json={"event_id": "sos-1", "type": "sos", "occurred_at": iso(dt.datetime.now(dt.UTC))},
+    )
+    (alarm_id,) = r.get_json()["alarm_ids"]
+    ((name, pushed),) = [(n, p) for n, p in publisher.events if p["id"] == alarm_id]
+    card = pushed["case"]
+    assert card["reference"] == "BAN-1" and card["victim"]["address"] == "Nachtegaalstraat 1"
+    assert card["perpetrator"]["description"] == "rode jas"
+    assert [b["id"] for b in card["active_bans"]] == [ban["id"]]
+    listed = client.get("/api/v1/alarms", headers=dispatcher).get_json()["alarms"]
+    assert listed[0]["case"]["reference"] == "BAN-1"
+    detail = client.get(f"/api/v1/alarms/{alarm_id}", headers=dispatcher).get_json()
+    assert detail["case"]["victim"]["name"] == "Anouk"
+    acked = client.post(f"/api/v1/alarms/{alarm_id}/ack", headers=dispatcher).get_json()
+    assert acked["case"]["id"] == setup["case"]["id"]
