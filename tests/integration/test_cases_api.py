@@ -248,3 +248,49 @@ def test_device_link_rules(client, coordinator, case):
     assert taken.status_code == 409
     bad = client.post(url, headers=coordinator, json={"device_id": "x", "role": "victim"})
     assert bad.status_code == 422 and "device_id" in bad.get_json()["error"]["fields"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "field"),
+    [
+        ("patch", "/api/v1/cases/{id}", {"status": "closed"}, 422, "status"),
+        ("patch", "/api/v1/cases/{id}", {"municipality": "12345"}, 422, "municipality"),
+        ("patch", "/api/v1/cases/999999", {"status": "active"}, 404, None),
+        ("post", "/api/v1/cases/{id}/actions/999999/done", {}, 404, None),
+        ("post", "/api/v1/cases/{id}/devices", {"role": "victim"}, 422, "device_id"),
+        ("post", "/api/v1/cases/{id}/devices", {"device_id": 1, "role": "boss"}, 422, "role"),
+        (
+            "post",
+            "/api/v1/cases/999999/bans",
+            {
+                "kind": "contact",
+                "distance_m": 100,
+                "valid_from": "2026-01-01T00:00:00Z",
+                "valid_until": "2026-02-01T00:00:00Z",
+                "legal_basis": "38v Sr",
+            },
+            404,
+            None,
+        ),
+    ],
+)
+def test_bad_input_on_case_endpoints(client, coordinator, case, method, path, body, status, field):
+    before = client.get(f"/api/v1/cases/{case['id']}", headers=coordinator).get_json()
+    resp = getattr(client, method)(path.format(id=case["id"]), json=body, headers=coordinator)
+    assert resp.status_code == status, resp.get_json()
+    if field:
+        assert field in resp.get_json()["error"]["fields"]
+    after = client.get(f"/api/v1/cases/{case['id']}", headers=coordinator).get_json()
+    assert after == before
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"[]", b""])
+def test_malformed_json_on_case_endpoints_is_400(client, coordinator, case, raw):
+    for path in (
+        "/api/v1/cases",
+        f"/api/v1/cases/{case['id']}/assessments",
+        f"/api/v1/cases/{case['id']}/bans",
+        f"/api/v1/cases/{case['id']}/devices",
+    ):
+        resp = client.post(path, data=raw, content_type="application/json", headers=coordinator)
+        assert resp.status_code == 400, path
