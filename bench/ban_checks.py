@@ -588,6 +588,7 @@ def report_server(targets: list[Target], args: argparse.Namespace, journal: str)
         "builds the case's zone index)"
     )
     print("  pos: position events (outside every zone); hb: heartbeat events (no position)")
+    print("  check us/pos: (pos ms - pos ms of the no-ban case) / events per batch")
     print()
     base = targets[0].median_ms("position")
     head = (

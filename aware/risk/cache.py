@@ -32,6 +32,10 @@ class BanCache:
             self._entries[case_id] = (version, index, bans)
         return index, bans
 
+    def put(self, case_id: int, version: Any, index: BanIndex[Any], bans: Any) -> None:
+        with self._lock:
+            self._entries[case_id] = (version, index, bans)
+
     def invalidate(self, case_id: int) -> None:
         with self._lock:
             self._entries.pop(case_id, None)

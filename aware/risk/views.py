@@ -6,10 +6,11 @@ import datetime as dt
 from typing import Any
 
 from flask import Blueprint, g
+from sqlalchemy import func, select
 
 from aware.api import ApiError, parse_body, parse_query, registry
 from aware.auth.access import roles_required
-from aware.risk import geometry, rules, services
+from aware.risk import checks, geometry, rules, services
 from aware.risk.models import Ban, Case
 from aware.risk.schemas import (
     ActionDone,
@@ -317,8 +318,30 @@ def add_ban(case_id: int):  # type: ignore[no-untyped-def]
         ban = services.add_ban(db(), case_id, values, now())
     except services.CaseError as exc:
         raise _error(exc) from None
-    state().ban_cache.invalidate(case_id)
-    return ban_to_dict(ban), 201
+    out = ban_to_dict(ban)
+    _warm_ban_cache(case_id)
+    return out, 201
+
+
+def _warm_ban_cache(case_id: int) -> None:
+    """Rebuild the case's zone index now, outside any write transaction, so the next position
+    check (inside the intake transaction, holding the write lock) does not pay for it."""
+    cache = state().ban_cache
+    cache.invalidate(case_id)
+    conn = db().connection()
+    version = tuple(
+        conn.execute(
+            select(func.count(), func.max(Ban.id)).where(
+                Ban.case_id == case_id, Ban.ended_at.is_(None)
+            )
+        ).one()
+    )
+    rows = list(
+        conn.execute(select(Ban.__table__).where(Ban.case_id == case_id, Ban.ended_at.is_(None)))
+    )
+    db().rollback()  # end the read before the slow part
+    index, bans = checks.build_index(rows)
+    cache.put(case_id, version, index, bans)
 
 
 def _ban_values(body: BanCreate) -> dict[str, Any]:

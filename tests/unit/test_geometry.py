@@ -12,6 +12,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point
 
+from aware.risk import geometry
 from aware.risk.geometry import (
     ARMED,
     Action,
@@ -763,3 +764,37 @@ def test_any_wandering_within_the_hysteresis_band_is_one_alarm(outside_by):
     _, actions = run([-1.0, *outside_by])
     assert actions.count("raise") == 1
     assert actions[1:] == ["append"] * len(outside_by)
+
+
+def test_batch_judgement_equals_one_call_per_fix():
+    import random
+
+    rng = random.Random(7)
+    zones = []
+    for i in range(60):
+        lon, lat = 5.08 + rng.random() * 0.1, 52.06 + rng.random() * 0.06
+        zones.append(
+            (
+                (i // 3, i % 3),
+                geometry.parse_zone(
+                    {"type": "Point", "coordinates": [lon, lat], "radius_m": rng.uniform(20, 400)},
+                    f"zones.{i}",
+                ),
+            )
+        )
+    index = geometry.BanIndex(zones)
+    lons = [5.07 + rng.random() * 0.12 for _ in range(300)]
+    lats = [52.05 + rng.random() * 0.08 for _ in range(300)]
+    points = geometry.to_rd_many(lons, lats)
+    assert points[0] == pytest.approx(geometry.to_rd(lons[0], lats[0]))
+    accuracies = [rng.choice([0.0, 5.0, 30.0]) for _ in points]
+    batch = geometry.judge_zones_batch(points, accuracies, index)
+    assert sum(len(b) for b in batch) > 20  # the sample does hit zones
+    for point, accuracy, got in zip(points, accuracies, batch, strict=True):
+        one = geometry.judge_zone(point, accuracy, index)
+        by_key = sorted(one, key=lambda j: j.key)
+        got = sorted(got, key=lambda j: j.key)
+        assert [(j.key, j.inside, j.uncertain) for j in got] == [
+            (j.key, j.inside, j.uncertain) for j in by_key
+        ]
+        assert [j.distance_m for j in got] == pytest.approx([j.distance_m for j in by_key])
