@@ -116,7 +116,18 @@ def check_positions(
     zone_verdicts = geometry.judge_zones_batch(points, accuracies, index)
     contact = [b for b in bans if b.kind == "contact"]
     victim = _victim(conn, case_id) if contact else None
+
+    def fired_zones() -> list[tuple[int, int]]:
+        return [
+            (ban_id, int(key.split(":")[1]))
+            for (ban_id, key), state in watches.items()
+            if key.startswith("zone:") and state.status is not geometry.ArmStatus.ARMED
+        ]
+
+    fired = fired_zones()
     for ev, point, accuracy, verdicts in zip(fixes, points, accuracies, zone_verdicts, strict=True):
+        if not verdicts and not contact and not fired:
+            continue  # the common case: far from every zone, nothing open, no contact ban
         at = ev.occurred_at.astimezone(dt.UTC)
         valid = {b.id: b for b in bans if b.valid_from <= at < b.valid_until}
         if not valid:
@@ -133,20 +144,18 @@ def check_positions(
         )
         judged = {j.key for j in verdicts}
         # Zones with an open alarm need a distance even when this fix is far away (re-arming).
-        for (ban_id, key), state in watches.items():
-            if key.startswith("zone:") and state.status is not geometry.ArmStatus.ARMED:
-                zkey = (ban_id, int(key.split(":")[1]))
-                if zkey not in judged and zkey in index:
-                    outside = index.signed_distance(zkey, point)
-                    verdicts.append(
-                        geometry.ZoneJudgement(
-                            zkey,
-                            outside <= 0,
-                            abs(outside) <= accuracy,
-                            max(outside, 0.0),
-                            abs(outside),
-                        )
+        for zkey in fired:
+            if zkey not in judged and zkey in index:
+                outside = index.signed_distance(zkey, point)
+                verdicts.append(
+                    geometry.ZoneJudgement(
+                        zkey,
+                        outside <= 0,
+                        abs(outside) <= accuracy,
+                        max(outside, 0.0),
+                        abs(outside),
                     )
+                )
         for j in verdicts:
             ban_id, zone_no = j.key
             if ban_id not in valid:
@@ -213,6 +222,7 @@ def check_positions(
                 settings,
                 result,
             )
+        fired = fired_zones()
     _save_watches(conn, before, watches, now)
     return result
 
