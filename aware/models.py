@@ -4,7 +4,15 @@ from aware.alarms.models import Alarm, AlarmLogEntry, Counter
 from aware.auth.models import ApiToken, User
 from aware.db import Base
 from aware.devices.models import Device, DeviceEvent
-from aware.risk.models import Assessment, Ban, BanWatch, Case, CaseAction, CaseDevice
+from aware.risk.models import (
+    Assessment,
+    Ban,
+    BanWatch,
+    Case,
+    CaseAction,
+    CaseCoordinator,
+    CaseDevice,
+)
 
 __all__ = [
     "Alarm",
@@ -16,6 +24,7 @@ __all__ = [
     "Base",
     "Case",
     "CaseAction",
+    "CaseCoordinator",
     "CaseDevice",
     "Counter",
     "Device",

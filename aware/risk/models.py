@@ -143,3 +143,14 @@ class BanWatch(Base):
     state: Mapped[str] = mapped_column(String(16), default="armed")
     open_alarm_id: Mapped[int | None] = mapped_column(ForeignKey("alarms.id"), default=None)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class CaseCoordinator(Base):
+    """A coordinator who works on the case: only they (and dispatch) see the victim's contact
+    details; other coordinators see the case without them."""
+
+    __tablename__ = "case_coordinators"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

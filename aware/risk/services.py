@@ -10,9 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from aware.auth.models import User
 from aware.devices.models import Device
 from aware.risk import rules
-from aware.risk.models import Assessment, Ban, Case, CaseAction, CaseDevice
+from aware.risk.models import Assessment, Ban, Case, CaseAction, CaseCoordinator, CaseDevice
 
 CONSULT_OM = "consult_om"
 CONSULT_OM_TITLE = "Overleg met het Openbaar Ministerie (OM) over beschermingsmaatregelen"
@@ -41,8 +42,10 @@ def _apply_people(case: Case, victim: Any | None, perpetrator: Any | None) -> No
         case.perpetrator_vehicle = perpetrator.vehicle
 
 
-def create_case(session: Session, body: Any, now: dt.datetime) -> Case:
-    """Register a case."""
+def create_case(
+    session: Session, body: Any, now: dt.datetime, creator_id: int | None = None
+) -> Case:
+    """Register a case; a coordinator who registers it becomes one of its coordinators."""
     case = Case(
         reference=body.reference,
         municipality_code=body.municipality,
@@ -55,11 +58,32 @@ def create_case(session: Session, body: Any, now: dt.datetime) -> Case:
     _apply_people(case, body.victim, body.perpetrator)
     session.add(case)
     try:
+        session.flush()
+        if creator_id is not None:
+            session.add(CaseCoordinator(case_id=case.id, user_id=creator_id, added_at=now))
         session.commit()
     except IntegrityError:
         session.rollback()
         raise CaseError(409, "a case with this reference exists", "reference") from None
     return case
+
+
+def coordinator_ids(session: Session, case_id: int) -> set[int]:
+    """Users who coordinate this case."""
+    return set(
+        session.scalars(select(CaseCoordinator.user_id).where(CaseCoordinator.case_id == case_id))
+    )
+
+
+def add_coordinator(session: Session, case_id: int, user_id: int, now: dt.datetime) -> None:
+    """Let another coordinator work on the case (and so see the victim's contact details)."""
+    get_case(session, case_id)
+    user = session.get(User, user_id)
+    if user is None or not user.active or user.role != "coordinator":
+        raise CaseError(422, "not an active coordinator", "user_id")
+    if user_id not in coordinator_ids(session, case_id):
+        session.add(CaseCoordinator(case_id=case_id, user_id=user_id, added_at=now))
+        session.commit()
 
 
 def get_case(session: Session, case_id: int) -> Case:

@@ -6,10 +6,12 @@ import datetime as dt
 from typing import Any
 
 from flask import Blueprint, g
+from pydantic import Field
 from sqlalchemy import func, select
 
 from aware.api import ApiError, parse_body, parse_query, registry
 from aware.auth.access import roles_required
+from aware.devices.schemas import Strict
 from aware.risk import checks, geometry, rules, services
 from aware.risk.models import Ban, Case
 from aware.risk.schemas import (
@@ -41,9 +43,29 @@ def _error(exc: services.CaseError) -> ApiError:
     return ApiError(exc.status, codes.get(exc.status, "error"), exc.message, fields)
 
 
+def sees_contact(case_id: int) -> bool:
+    """Need to know: dispatch, admins and the case's own coordinators see the victim's phone,
+    address and home point; other coordinators see the case without them."""
+    user = g.user
+    if user.role in ("dispatcher", "admin"):
+        return True
+    return user.role == "coordinator" and user.id in services.coordinator_ids(db(), case_id)
+
+
+def _case_writer(case_id: int) -> None:
+    """404 for an unknown case; 403 unless an admin or one of the case's coordinators."""
+    try:
+        services.get_case(db(), case_id)
+    except services.CaseError as exc:
+        raise _error(exc) from None
+    if g.user.role != "admin" and g.user.id not in services.coordinator_ids(db(), case_id):
+        raise ApiError(403, "forbidden", "only the case's coordinators (or an admin) may do this")
+
+
 def case_to_dict(case: Case) -> dict[str, Any]:
-    """The case as the API shows it to the roles allowed to read cases (all need to know)."""
+    """The case as the API shows it to the signed-in person (see sees_contact)."""
     session = db()
+    contact = sees_contact(case.id)
     actions = services.open_actions(session, case.id)
     links = services.case_devices(session, case.id)
     home = (
@@ -60,9 +82,10 @@ def case_to_dict(case: Case) -> dict[str, Any]:
         ex_partner=case.ex_partner,
         victim={
             "name": case.victim_name,
-            "phone": case.victim_phone,
-            "address": case.victim_address,
-            "home": home,
+            "phone": case.victim_phone if contact else None,
+            "address": case.victim_address if contact else None,
+            "home": home if contact else None,
+            "contact_redacted": not contact,
         },
         perpetrator={
             "name": case.perpetrator_name,
@@ -111,7 +134,8 @@ def case_to_dict(case: Case) -> dict[str, Any]:
 def create_case():  # type: ignore[no-untyped-def]
     body = parse_body(CaseCreate)
     try:
-        case = services.create_case(db(), body, now())
+        creator = g.user.id if g.user.role == "coordinator" else None
+        case = services.create_case(db(), body, now(), creator)
     except services.CaseError as exc:
         raise _error(exc) from None
     return case_to_dict(case), 201
@@ -163,6 +187,7 @@ def get_case(case_id: int):  # type: ignore[no-untyped-def]
 )
 @roles_required(*WRITE)
 def update_case(case_id: int):  # type: ignore[no-untyped-def]
+    _case_writer(case_id)
     body = parse_body(CaseUpdate)
     try:
         return case_to_dict(services.update_case(db(), case_id, body, now()))
@@ -182,6 +207,7 @@ def update_case(case_id: int):  # type: ignore[no-untyped-def]
 )
 @roles_required(*WRITE)
 def add_assessment(case_id: int):  # type: ignore[no-untyped-def]
+    _case_writer(case_id)
     body = parse_body(AssessmentCreate)
     st = state()
     try:
@@ -246,6 +272,7 @@ def add_assessment(case_id: int):  # type: ignore[no-untyped-def]
 )
 @roles_required(*WRITE)
 def action_done(case_id: int, action_id: int):  # type: ignore[no-untyped-def]
+    _case_writer(case_id)
     body = parse_body(ActionDone)
     try:
         a = services.action_done(db(), case_id, action_id, g.user.username, body.note, now())
@@ -277,10 +304,36 @@ def action_done(case_id: int, action_id: int):  # type: ignore[no-untyped-def]
 )
 @roles_required(*WRITE)
 def link_device(case_id: int):  # type: ignore[no-untyped-def]
+    _case_writer(case_id)
     body = parse_body(LinkDevice)
     try:
         services.link_device(db(), case_id, body.device_id, body.role, now())
         return case_to_dict(services.get_case(db(), case_id)), 201
+    except services.CaseError as exc:
+        raise _error(exc) from None
+
+
+class CoordinatorIn(Strict):
+    user_id: int = Field(ge=1)
+
+
+@registry.route(
+    api,
+    "/cases/<int:case_id>/coordinators",
+    "POST",
+    summary="Add a coordinator to the case (they then see the victim's contact details)",
+    tag="cases",
+    roles=WRITE,
+    request=CoordinatorIn,
+    responses={200: ("case", CaseOut), 404: ("unknown case", None)},
+)
+@roles_required(*WRITE)
+def add_coordinator(case_id: int):  # type: ignore[no-untyped-def]
+    _case_writer(case_id)
+    body = parse_body(CoordinatorIn)
+    try:
+        services.add_coordinator(db(), case_id, body.user_id, now())
+        return case_to_dict(services.get_case(db(), case_id))
     except services.CaseError as exc:
         raise _error(exc) from None
 
@@ -312,6 +365,7 @@ def ban_to_dict(ban: Ban) -> dict[str, Any]:
 )
 @roles_required(*WRITE)
 def add_ban(case_id: int):  # type: ignore[no-untyped-def]
+    _case_writer(case_id)
     body = parse_body(BanCreate)
     values = _ban_values(body)
     try:

@@ -1,4 +1,4 @@
-"""cases, assessments, actions, case devices, bans, ban watches
+"""cases, screenings, actions, coordinators, device links, bans, ban watches
 
 Revision ID: 0002
 Revises: 0001
@@ -97,6 +97,14 @@ def upgrade() -> None:
     with op.batch_alter_table('case_actions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_case_actions_case_id'), ['case_id'], unique=False)
 
+    op.create_table('case_coordinators',
+    sa.Column('case_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('added_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_case_coordinators_case_id_cases')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_case_coordinators_user_id_users')),
+    sa.PrimaryKeyConstraint('case_id', 'user_id', name=op.f('pk_case_coordinators'))
+    )
     op.create_table('case_devices',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('case_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -130,15 +138,15 @@ def upgrade() -> None:
                existing_type=sa.BIGINT(),
                type_=sa.BigInteger().with_variant(sa.Integer(), 'sqlite'),
                existing_nullable=True)
-        batch_op.create_foreign_key(batch_op.f('fk_alarms_ban_id_bans'), 'bans', ['ban_id'], ['id'])
         batch_op.create_foreign_key(batch_op.f('fk_alarms_case_id_cases'), 'cases', ['case_id'], ['id'])
+        batch_op.create_foreign_key(batch_op.f('fk_alarms_ban_id_bans'), 'bans', ['ban_id'], ['id'])
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('alarms', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('fk_alarms_case_id_cases'), type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('fk_alarms_ban_id_bans'), type_='foreignkey')
+        batch_op.drop_constraint(batch_op.f('fk_alarms_case_id_cases'), type_='foreignkey')
         batch_op.alter_column('case_id',
                existing_type=sa.BigInteger().with_variant(sa.Integer(), 'sqlite'),
                type_=sa.BIGINT(),
@@ -153,6 +161,7 @@ def downgrade() -> None:
         batch_op.drop_index('uq_case_devices_active_device', sqlite_where=sa.text('unlinked_at IS NULL'), postgresql_where=sa.text('unlinked_at IS NULL'))
 
     op.drop_table('case_devices')
+    op.drop_table('case_coordinators')
     with op.batch_alter_table('case_actions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_case_actions_case_id'))
 

@@ -294,3 +294,56 @@ def test_malformed_json_on_case_endpoints_is_400(client, coordinator, case, raw)
     ):
         resp = client.post(path, data=raw, content_type="application/json", headers=coordinator)
         assert resp.status_code == 400, path
+
+
+def test_only_the_cases_own_coordinators_see_the_victims_contact_details(
+    client, coordinator, make_user, case, dispatcher
+):
+    other_user, other = make_user("coordinator", "coord-other")
+    seen = client.get(f"/api/v1/cases/{case['id']}", headers=bearer(other)).get_json()
+    assert seen["victim"]["name"] == "Sanne de Vries"
+    assert seen["victim"]["phone"] is None and seen["victim"]["address"] is None
+    assert seen["victim"]["home"] is None and seen["victim"]["contact_redacted"] is True
+    listed = client.get("/api/v1/cases", headers=bearer(other)).get_json()["cases"]
+    assert listed[0]["victim"]["address"] is None
+    # ...and may not change the case.
+    for path, body in ((f"/api/v1/cases/{case['id']}", {"status": "ended"}),):
+        assert client.patch(path, json=body, headers=bearer(other)).status_code == 403
+    assert (
+        client.post(
+            f"/api/v1/cases/{case['id']}/assessments",
+            headers=bearer(other),
+            json={"instrument": "s-dash-2009", "answers": {}, "concern": "low"},
+        ).status_code
+        == 403
+    )
+    # Dispatch and the registering coordinator see everything.
+    own = client.get(f"/api/v1/cases/{case['id']}", headers=coordinator).get_json()
+    assert own["victim"]["address"] == "Oudegracht 1, Utrecht"
+    disp = client.get(f"/api/v1/cases/{case['id']}", headers=dispatcher).get_json()
+    assert disp["victim"]["phone"] == "+31612345678"
+    # Once added to the case, the other coordinator sees and may act.
+    added = client.post(
+        f"/api/v1/cases/{case['id']}/coordinators",
+        headers=coordinator,
+        json={"user_id": other_user.id},
+    )
+    assert added.status_code == 200
+    seen = client.get(f"/api/v1/cases/{case['id']}", headers=bearer(other)).get_json()
+    assert seen["victim"]["address"] == "Oudegracht 1, Utrecht"
+    assert (
+        client.patch(
+            f"/api/v1/cases/{case['id']}", json={"status": "active"}, headers=bearer(other)
+        ).status_code
+        == 200
+    )
+
+
+def test_only_coordinators_can_be_added(client, coordinator, make_user, case):
+    disp_user, _ = make_user("dispatcher", "disp-x")
+    resp = client.post(
+        f"/api/v1/cases/{case['id']}/coordinators",
+        headers=coordinator,
+        json={"user_id": disp_user.id},
+    )
+    assert resp.status_code == 422 and "user_id" in resp.get_json()["error"]["fields"]
