@@ -37,6 +37,11 @@ WRITE = ("coordinator", "admin")
 READ = ("coordinator", "admin", "dispatcher")
 
 
+@api.errorhandler(services.CaseError)
+def _case_error(exc: services.CaseError):  # type: ignore[no-untyped-def]
+    return _error(exc).response()
+
+
 def _error(exc: services.CaseError) -> ApiError:
     codes = {404: "not_found", 409: "conflict", 422: "invalid_field"}
     fields = {exc.field: exc.message} if exc.field else {}
@@ -54,10 +59,7 @@ def sees_contact(case_id: int) -> bool:
 
 def _case_writer(case_id: int) -> None:
     """404 for an unknown case; 403 unless an admin or one of the case's coordinators."""
-    try:
-        services.get_case(db(), case_id)
-    except services.CaseError as exc:
-        raise _error(exc) from None
+    services.get_case(db(), case_id)
     if g.user.role != "admin" and g.user.id not in services.coordinator_ids(db(), case_id):
         raise ApiError(403, "forbidden", "only the case's coordinators (or an admin) may do this")
 
@@ -133,11 +135,8 @@ def case_to_dict(case: Case) -> dict[str, Any]:
 @roles_required(*WRITE)
 def create_case():  # type: ignore[no-untyped-def]
     body = parse_body(CaseCreate)
-    try:
-        creator = g.user.id if g.user.role == "coordinator" else None
-        case = services.create_case(db(), body, now(), creator)
-    except services.CaseError as exc:
-        raise _error(exc) from None
+    creator = g.user.id if g.user.role == "coordinator" else None
+    case = services.create_case(db(), body, now(), creator)
     return case_to_dict(case), 201
 
 
@@ -169,10 +168,7 @@ def list_cases():  # type: ignore[no-untyped-def]
 )
 @roles_required(*READ)
 def get_case(case_id: int):  # type: ignore[no-untyped-def]
-    try:
-        return case_to_dict(services.get_case(db(), case_id))
-    except services.CaseError as exc:
-        raise _error(exc) from None
+    return case_to_dict(services.get_case(db(), case_id))
 
 
 @registry.route(
@@ -189,10 +185,7 @@ def get_case(case_id: int):  # type: ignore[no-untyped-def]
 def update_case(case_id: int):  # type: ignore[no-untyped-def]
     _case_writer(case_id)
     body = parse_body(CaseUpdate)
-    try:
-        return case_to_dict(services.update_case(db(), case_id, body, now()))
-    except services.CaseError as exc:
-        raise _error(exc) from None
+    return case_to_dict(services.update_case(db(), case_id, body, now()))
 
 
 @registry.route(
@@ -210,11 +203,9 @@ def add_assessment(case_id: int):  # type: ignore[no-untyped-def]
     _case_writer(case_id)
     body = parse_body(AssessmentCreate)
     st = state()
+    case = services.get_case(db(), case_id)
     try:
-        case = services.get_case(db(), case_id)
         instrument = st.instruments.get(body.instrument)
-    except services.CaseError as exc:
-        raise _error(exc) from None
     except KeyError:
         raise ApiError(
             422,
@@ -274,10 +265,7 @@ def add_assessment(case_id: int):  # type: ignore[no-untyped-def]
 def action_done(case_id: int, action_id: int):  # type: ignore[no-untyped-def]
     _case_writer(case_id)
     body = parse_body(ActionDone)
-    try:
-        a = services.action_done(db(), case_id, action_id, g.user.username, body.note, now())
-    except services.CaseError as exc:
-        raise _error(exc) from None
+    a = services.action_done(db(), case_id, action_id, g.user.username, body.note, now())
     return ActionOut(
         id=a.id,
         kind=a.kind,
@@ -306,11 +294,8 @@ def action_done(case_id: int, action_id: int):  # type: ignore[no-untyped-def]
 def link_device(case_id: int):  # type: ignore[no-untyped-def]
     _case_writer(case_id)
     body = parse_body(LinkDevice)
-    try:
-        services.link_device(db(), case_id, body.device_id, body.role, now())
-        return case_to_dict(services.get_case(db(), case_id)), 201
-    except services.CaseError as exc:
-        raise _error(exc) from None
+    services.link_device(db(), case_id, body.device_id, body.role, now())
+    return case_to_dict(services.get_case(db(), case_id)), 201
 
 
 class CoordinatorIn(Strict):
@@ -331,11 +316,8 @@ class CoordinatorIn(Strict):
 def add_coordinator(case_id: int):  # type: ignore[no-untyped-def]
     _case_writer(case_id)
     body = parse_body(CoordinatorIn)
-    try:
-        services.add_coordinator(db(), case_id, body.user_id, now())
-        return case_to_dict(services.get_case(db(), case_id))
-    except services.CaseError as exc:
-        raise _error(exc) from None
+    services.add_coordinator(db(), case_id, body.user_id, now())
+    return case_to_dict(services.get_case(db(), case_id))
 
 
 def ban_to_dict(ban: Ban) -> dict[str, Any]:
@@ -368,10 +350,7 @@ def add_ban(case_id: int):  # type: ignore[no-untyped-def]
     _case_writer(case_id)
     body = parse_body(BanCreate)
     values = _ban_values(body)
-    try:
-        ban = services.add_ban(db(), case_id, values, now())
-    except services.CaseError as exc:
-        raise _error(exc) from None
+    ban = services.add_ban(db(), case_id, values, now())
     out = ban_to_dict(ban)
     _warm_ban_cache(case_id)
     return out, 201
@@ -452,10 +431,7 @@ def _ban_values(body: BanCreate) -> dict[str, Any]:
 )
 @roles_required(*READ)
 def ban_map(case_id: int):  # type: ignore[no-untyped-def]
-    try:
-        case = services.get_case(db(), case_id)
-    except services.CaseError as exc:
-        raise _error(exc) from None
+    case = services.get_case(db(), case_id)
     features: list[dict[str, Any]] = []
     for ban in services.active_bans(db(), case.id):
         props = ban_to_dict(ban)
