@@ -107,7 +107,71 @@ def load_demo(
             + " (tokens are shown only at registration); `aware simulate` skips them"
         )
     lines += _load_events(session, now)
+    lines += _load_case(session, now)
     return lines
+
+
+DEMO_CASE = "DEMO-UTR-001"
+
+
+def _load_case(session: Session, now: dt.datetime) -> list[str]:
+    """One fictional case: AW-0001 protects the victim, GPS-0001 is the perpetrator's tracker,
+    with a location ban around her (fictional) workplace on the tracker's demo walk and a 500 m
+    contact ban, so `aware simulate` shows violations arriving."""
+    from aware.risk import services as risk
+    from aware.risk.models import Case
+    from aware.risk.schemas import CaseCreate
+
+    if session.scalars(select(Case).where(Case.reference == DEMO_CASE)).one_or_none():
+        return [f"case {DEMO_CASE} exists"]
+    body = CaseCreate.model_validate(
+        {
+            "reference": DEMO_CASE,
+            "municipality": DEMO_MUNICIPALITY,
+            "status": "active",
+            "victim": {
+                "name": "Demo Slachtoffer",
+                "phone": "+31600000000",
+                "address": "Demostraat 1, Utrecht",
+                "home": {"lat": 52.0998, "lon": 5.1050},
+            },
+            "perpetrator": {"name": "Demo Pleger", "description": "fictief: lange man, groene jas"},
+        }
+    )
+    case = risk.create_case(session, body, now)
+    ids = {
+        serial: session.scalars(select(Device.id).where(Device.serial == serial)).one()
+        for serial in ("AW-0001", "GPS-0001")
+    }
+    risk.link_device(session, case.id, ids["AW-0001"], "victim", now)
+    risk.link_device(session, case.id, ids["GPS-0001"], "perpetrator", now)
+    term = {
+        "valid_from": now - dt.timedelta(days=1),
+        "valid_until": now + dt.timedelta(days=89),
+        "legal_basis": "509hh Sv (demo)",
+    }
+    risk.add_ban(
+        session,
+        case.id,
+        {
+            "kind": "location",
+            "distance_m": None,
+            "warning_margin_m": None,
+            **term,
+            "zones": [{"type": "Point", "coordinates": [5.1232, 52.0937], "radius_m": 250}],
+        },
+        now,
+    )
+    risk.add_ban(
+        session,
+        case.id,
+        {"kind": "contact", "zones": None, "distance_m": 500.0, "warning_margin_m": 500.0, **term},
+        now,
+    )
+    return [
+        f"case {DEMO_CASE}: AW-0001 (victim) and GPS-0001 (perpetrator), a 250 m zone on "
+        "the tracker's walk and a 500 m contact ban"
+    ]
 
 
 def _load_users(session: Session, now: dt.datetime) -> list[str]:
