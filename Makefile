@@ -25,7 +25,7 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 run: $(VENV)/.runtime
 	$(BIN)/aware serve --host $(HOST) --port $(PORT)
 
-MYPY_STRICT := aware/alarms/rules.py aware/alarms/services.py aware/devices/services.py aware/auth/services.py
+MYPY_STRICT := aware/alarms/rules.py aware/alarms/escalation.py aware/risk/geometry.py aware/alarms/services.py aware/devices/services.py aware/auth/services.py
 
 test: $(VENV)/.dev
 	./scripts/services-up
