@@ -1,0 +1,80 @@
+"""SMS and voice calls for escalation (and opt-in victim notification).
+
+`TwilioNotifier` uses the official `twilio` client; `AWARE_TWILIO_BASE_URL` points it at another
+base URL (a local stand-in in tests). Without Twilio settings `NotConfigured` answers every send
+with `NotSent("SMS not configured")`, so callers record that instead of failing silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class NotSent(Exception):
+    """A message or call could not be sent (the reason is for the alarm's timeline)."""
+
+
+class Notifier(Protocol):
+    def send_sms(self, to: str, body: str) -> str: ...
+
+    def call(self, to: str, twiml: str) -> str: ...
+
+
+class TwilioNotifier:
+    """Twilio's REST API through its official client."""
+
+    def __init__(
+        self, account_sid: str, auth_token: str, from_number: str, base_url: str | None = None
+    ):
+        from twilio.rest import Client
+
+        self.from_number = from_number
+        self.client = Client(account_sid, auth_token)
+        if base_url:
+            self.client.api.base_url = base_url.rstrip("/")
+
+    def send_sms(self, to: str, body: str) -> str:
+        """Send a text; returns Twilio's message sid."""
+        from twilio.base.exceptions import TwilioException
+
+        try:
+            message = self.client.messages.create(to=to, from_=self.from_number, body=body)
+        except TwilioException as exc:
+            raise NotSent(f"SMS to {to} failed: {exc}") from None
+        return str(message.sid)
+
+    def call(self, to: str, twiml: str) -> str:
+        """Place a call that runs this TwiML; returns Twilio's call sid."""
+        from twilio.base.exceptions import TwilioException
+
+        try:
+            placed = self.client.calls.create(to=to, from_=self.from_number, twiml=twiml)
+        except TwilioException as exc:
+            raise NotSent(f"call to {to} failed: {exc}") from None
+        return str(placed.sid)
+
+
+class NotConfigured:
+    """No Twilio settings: nothing can be sent, and every attempt says so."""
+
+    def send_sms(self, to: str, body: str) -> str:
+        raise NotSent("not sent: SMS not configured")
+
+    def call(self, to: str, twiml: str) -> str:
+        raise NotSent("not sent: voice not configured")
+
+
+@dataclass
+class RecordingNotifier:
+    """In-memory notifier for unit tests."""
+
+    sent: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def send_sms(self, to: str, body: str) -> str:
+        self.sent.append(("sms", to, body))
+        return f"SM{len(self.sent):032d}"
+
+    def call(self, to: str, twiml: str) -> str:
+        self.sent.append(("voice", to, twiml))
+        return f"CA{len(self.sent):032d}"

@@ -1,0 +1,60 @@
+"""The Twilio adapter with the real `twilio` client against a local stand-in of its REST API."""
+
+from __future__ import annotations
+
+import pytest
+
+from aware.adapters.notify import NotConfigured, NotSent, TwilioNotifier
+from tests.standins.twilio_api import TwilioStandIn
+
+
+@pytest.fixture
+def standin():
+    s = TwilioStandIn().start()
+    yield s
+    s.stop()
+
+
+def test_sms_and_call_reach_twilio_with_from_to_and_content(standin):
+    notifier = TwilioNotifier(
+        standin.account_sid, standin.auth_token, "+3197010203040", base_url=standin.base_url
+    )
+    sms_sid = notifier.send_sms("+31612345678", "AWARE: SOS, niet geaccepteerd na 30 s")
+    call_sid = notifier.call(
+        "+31612345678", '<Response><Say language="nl-NL">Alarm</Say></Response>'
+    )
+    assert sms_sid.startswith("SM") and call_sid.startswith("CA")
+    sms, call = standin.requests
+    assert sms == {
+        "kind": "sms",
+        "To": "+31612345678",
+        "From": "+3197010203040",
+        "Body": "AWARE: SOS, niet geaccepteerd na 30 s",
+    }
+    assert call["kind"] == "voice" and call["To"] == "+31612345678"
+    assert "<Say" in call["Twiml"]
+
+
+def test_twilio_errors_become_not_sent(standin):
+    standin.fail_next = 1
+    notifier = TwilioNotifier(
+        standin.account_sid, standin.auth_token, "+3197010203040", base_url=standin.base_url
+    )
+    with pytest.raises(NotSent, match="failed"):
+        notifier.send_sms("+31612345678", "x")
+    assert notifier.send_sms("+31612345678", "x").startswith("SM")  # the retry goes through
+
+
+def test_wrong_credentials_are_not_sent(standin):
+    notifier = TwilioNotifier(
+        standin.account_sid, "wrong", "+3197010203040", base_url=standin.base_url
+    )
+    with pytest.raises(NotSent):
+        notifier.send_sms("+31612345678", "x")
+
+
+def test_without_settings_nothing_is_sent_and_it_says_so():
+    with pytest.raises(NotSent, match="SMS not configured"):
+        NotConfigured().send_sms("+31612345678", "x")
+    with pytest.raises(NotSent, match="not configured"):
+        NotConfigured().call("+31612345678", "<Response/>")
