@@ -24,7 +24,6 @@ import os
 import platform
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,32 +36,23 @@ from typing import Any
 
 import requests
 import socketio
+from harness import (
+    HOST,
+    PASSWORD,
+    ROOT,
+    BenchError,
+    Server,
+    aware_command,
+    clean_env,
+    free_port,
+    run_checked,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = "/dispatch"
-HOST = "127.0.0.1"
-PASSWORD = "bench-password-123"
 ARRIVAL_TIMEOUT_S = 5.0
 HTTP_TIMEOUT_S = 10.0
-READY_TIMEOUT_S = 60.0
 WARMUP = 20
 TARGET_RATIO = 1.5
-
-
-class BenchError(Exception):
-    """The bench could not set up or keep running a target."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def aware_command() -> list[str]:
-    script = Path(sys.executable).with_name("aware")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "aware"]
 
 
 def redact(url: str) -> str:
@@ -72,61 +62,6 @@ def redact(url: str) -> str:
 
 def rfc3339_now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
-
-
-def run_checked(argv: list[str], env: dict[str, str], what: str) -> None:
-    proc = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    if proc.returncode != 0:
-        raise BenchError(f"{what} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
-
-
-class Server:
-    """A server subprocess with its output in a log file."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], port: int, log: Path):
-        self.name = name
-        self.argv = argv
-        self.env = env
-        self.base_url = f"http://{HOST}:{port}"
-        self.log_path = log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                self.argv, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
-            )
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if not self.alive():
-                raise BenchError(f"{self.name} exited on start:\n{self.log_tail()}")
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{self.base_url}/readyz", timeout=2).status_code == 200:
-                    return
-            time.sleep(0.1)
-        raise BenchError(f"{self.name} not ready after {READY_TIMEOUT_S:.0f}s:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
 
 
 class ConsoleWorker:
@@ -334,25 +269,6 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
-def clean_env(instance: Path) -> dict[str, str]:
-    """The caller's environment without any AWARE_/TWILIO_ setting, plus the bench's own."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWARE_", "TWILIO_"))}
-    env["AWARE_INSTANCE_PATH"] = str(instance)
-    env["AWARE_LOG_LEVEL"] = "WARNING"
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-@contextlib.contextmanager
-def started(server: Server) -> Iterator[Server]:
-    try:
-        server.start()
-        server.wait_ready()
-        yield server
-    finally:
-        server.stop()
-
-
 @contextlib.contextmanager
 def connected(consoles: Consoles) -> Iterator[Consoles]:
     try:
@@ -416,14 +332,8 @@ def run(args: argparse.Namespace) -> int:
         # A shared PostgreSQL database may hold users from earlier runs: names unique per run.
         create_users(aware_env, tag, unique_names=on_postgres)
 
-        aware_port, floor_port = free_port(), free_port()
-        aware = Server(
-            "aware",
-            [*aware_command(), "serve", "--host", HOST, "--port", str(aware_port)],
-            aware_env,
-            aware_port,
-            tmp / "aware.log",
-        )
+        aware = Server.aware("aware", aware_env, tmp / "aware.log")
+        floor_port = free_port()
         floor = Server(
             "floor",
             [
@@ -440,8 +350,8 @@ def run(args: argparse.Namespace) -> int:
             floor_port,
             tmp / "floor.log",
         )
-        stack.enter_context(started(aware))
-        stack.enter_context(started(floor))
+        stack.enter_context(aware.running())
+        stack.enter_context(floor.running())
 
         dispatcher_token, device_token = aware_setup(aware.base_url, tag, unique_names=on_postgres)
         targets = [

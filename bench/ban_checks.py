@@ -31,17 +31,14 @@ import contextlib
 import datetime as dt
 import json
 import math
-import os
 import platform
 import random
-import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,15 +47,11 @@ import numpy as np
 import pyproj
 import requests
 import shapely
+from harness import PASSWORD, BenchError, Server, aware_command, clean_env, run_checked
 
 from aware.risk import geometry
 
-ROOT = Path(__file__).resolve().parent.parent
-
-HOST = "127.0.0.1"
-PASSWORD = "bench-password-123"
 HTTP_TIMEOUT_S = 120.0
-READY_TIMEOUT_S = 60.0
 TARGET_OVERHEAD = 0.50
 
 UTRECHT = (5.1214, 52.0907)  # lon, lat
@@ -78,10 +71,6 @@ SAMPLE_ROUNDS = 50
 
 _TO_RD = pyproj.Transformer.from_crs(4326, 28992, always_xy=True)
 _TO_WGS84 = pyproj.Transformer.from_crs(28992, 4326, always_xy=True)
-
-
-class BenchError(Exception):
-    """The bench could not set up or keep running."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -245,88 +234,6 @@ def growth(scenarios: list[Scenario]) -> tuple[float, float, float, bool]:
 # --------------------------------------------------------------------------------------------
 # Part 2: through the server
 # --------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def aware_command() -> list[str]:
-    script = Path(sys.executable).with_name("aware")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "aware"]
-
-
-def clean_env(instance: Path) -> dict[str, str]:
-    """The caller's environment without any AWARE_/TWILIO_ setting, plus the bench's own."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWARE_", "TWILIO_"))}
-    env["AWARE_INSTANCE_PATH"] = str(instance)
-    env["AWARE_LOG_LEVEL"] = "WARNING"
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-def run_checked(argv: list[str], env: dict[str, str], what: str) -> None:
-    proc = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    if proc.returncode != 0:
-        raise BenchError(f"{what} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
-
-
-class Server:
-    """`aware serve` as a subprocess with its output in a log file."""
-
-    def __init__(self, env: dict[str, str], log: Path):
-        self.port = free_port()
-        self.argv = [*aware_command(), "serve", "--host", HOST, "--port", str(self.port)]
-        self.env = env
-        self.base_url = f"http://{HOST}:{self.port}"
-        self.log_path = log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    @contextlib.contextmanager
-    def running(self) -> Iterator[Server]:
-        try:
-            with self.log_path.open("wb") as log:
-                self.proc = subprocess.Popen(
-                    self.argv, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
-                )
-            self._wait_ready()
-            yield self
-        finally:
-            self._stop()
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if not self.alive():
-                raise BenchError(f"aware serve exited on start:\n{self.log_tail()}")
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{self.base_url}/readyz", timeout=2).status_code == 200:
-                    return
-            time.sleep(0.1)
-        raise BenchError(f"aware serve not ready after {READY_TIMEOUT_S:.0f}s:\n{self.log_tail()}")
-
-    def _stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
 
 
 def iso(t: dt.datetime) -> str:
@@ -509,7 +416,7 @@ def through_server(
                 env,
                 f"aware user create {name}",
             )
-        server = stack.enter_context(Server(env, tmp / "aware.log").running())
+        server = stack.enter_context(Server.aware("aware serve", env, tmp / "aware.log").running())
         api = Api(server)
         stack.callback(api.http.close)
         api.login()
