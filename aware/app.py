@@ -14,12 +14,15 @@ from flask_socketio import SocketIO
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from aware.adapters.notify import NotConfigured, TwilioNotifier
 from aware.adapters.realtime import (
     JsonPacket,
     RecordingPublisher,
     SocketIOPublisher,
     dispatch_redis_manager,
 )
+from aware.alarms.escalation import default_chain
+from aware.alarms.escalator import EscalatingPublisher, Escalator
 from aware.api import ApiError, error_body
 from aware.config import Settings, finalize, load_settings
 from aware.db import make_engine, make_sessionmaker
@@ -137,7 +140,18 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     publisher = SocketIOPublisher(socketio, namespace.record_delivery, queued=manager is not None)
     if manager is not None:
         manager.local_emit = publisher.emit_local
-    app.extensions["aware"].publisher = publisher
+    st = app.extensions["aware"]
+    st.publisher = publisher
+    if settings.env != "testing":
+        # Timers run in the serving process; tests drive an Escalator of their own.
+        st.escalator = Escalator(
+            st.sessions,
+            notifier_for(settings),
+            publisher,
+            default_chain(settings.escalation_after_s, settings.escalation_phones),
+            st.clock,
+        )
+        st.publisher = EscalatingPublisher(publisher, st.escalator)
 
 
 def redis_channel(settings: Settings) -> str:
@@ -146,6 +160,18 @@ def redis_channel(settings: Settings) -> str:
     if settings.redis_channel:
         return settings.redis_channel
     return "aware-" + hashlib.sha256(settings.database_url.encode()).hexdigest()[:16]
+
+
+def notifier_for(settings: Settings) -> Any:
+    """Twilio when configured; otherwise every send is recorded as not sent."""
+    if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number:
+        return TwilioNotifier(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token,
+            settings.twilio_from_number,
+            settings.twilio_base_url,
+        )
+    return NotConfigured()
 
 
 def register_blueprints(app: Flask) -> None:

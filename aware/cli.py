@@ -50,6 +50,9 @@ def serve(host: str, port: int) -> None:
             sys.exit(2)
     app = create_app(settings)
     socketio = app.extensions["socketio"]
+    escalator = app.extensions["aware"].escalator
+    if escalator is not None:
+        escalator.rearm()  # open alarms keep escalating across a restart
     # Everything loaded so far lives as long as the process: keep it out of the garbage
     # collector's scans, which otherwise pause request threads (and alarm delivery) now and then.
     gc.collect()

@@ -30,6 +30,7 @@ class AppState:
     instruments: Any = None  # risk.instruments.InstrumentRegistry
     ban_cache: Any = None  # risk.cache.BanCache
     ban_checks: Any = None  # risk.checks.ban_checks_for(...), run by intake
+    escalator: Any = None  # alarms.escalator.Escalator (not in the testing environment)
     clock: Callable[[], dt.datetime] = utcnow
 
 

@@ -44,6 +44,11 @@ class Alarm(Base):
     ban_id: Mapped[int | None] = mapped_column(ForeignKey("bans.id"), default=None)
     late: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # Escalation: the chain copied on raising, the token timers must carry (cleared when the
+    # alarm is acknowledged or resolved), and how many firings have happened.
+    escalation: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    escalation_token: Mapped[str | None] = mapped_column(String(64), default=None)
+    escalations_fired: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # At most one alarm per stored device event (idempotent intake).
     event_pk: Mapped[int | None] = mapped_column(
         ForeignKey("device_events.id"), unique=True, default=None

@@ -21,6 +21,7 @@ from aware.db import Prepared
 from aware.devices.models import Device
 from aware.risk.models import BanWatch
 from aware.risk.summary import case_summaries
+from aware.security import new_token
 
 SEQ = "alarm_seq"
 
@@ -65,7 +66,13 @@ def insert_alarm(conn: Connection, **values: Any) -> SimpleNamespace:
     """Insert one alarm row (values must include seq, type, priority, times); returns it as a
     plain record ready for `alarm_to_dict`. The row is the record of the alarm's raising."""
     row: dict[str, Any] = dict.fromkeys(_ALARM_COLUMNS)
-    row.update(status=rules.Status.OPEN.value, late=False)
+    # Every alarm starts with escalation armed: the token is what its timers must carry.
+    row.update(
+        status=rules.Status.OPEN.value,
+        late=False,
+        escalations_fired=0,
+        escalation_token=new_token(),
+    )
     row.update(values)
     ((alarm_id,),) = _PREPARED_ALARM.execute(conn, row)
     return SimpleNamespace(id=alarm_id, **row)
@@ -120,6 +127,8 @@ def _apply(alarm: Alarm, state: rules.AlarmState) -> None:
     alarm.resolved_by = state.resolved_by
     alarm.resolved_at = state.resolved_at
     alarm.outcome = state.outcome.value if state.outcome else None
+    if state.status is not rules.Status.OPEN:
+        alarm.escalation_token = None  # accepted: pending escalation timers now do nothing
 
 
 def _locked(session: Session, alarm_id: int) -> Alarm:

@@ -37,6 +37,8 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
             **os.environ,
+            # Escalation timers fire after 10 minutes here; their own tests set a short delay.
+            "AWARE_ESCALATION_AFTER_S": "600",
             "AWARE_INSTANCE_PATH": str(instance),
             "AWARE_LOG_LEVEL": "INFO",
             **(extra_env or {}),

@@ -1,0 +1,236 @@
+"""Escalation timers in the web process: unacknowledged alarms are texted and called about.
+
+One thread keeps a heap of due firings. A firing loads the alarm, acts only if it is still open
+and still carries the token the timer was armed with (`escalation.should_fire`), sends through
+the notifier outside any transaction (retrying with backoff), records what happened on the
+timeline, and arms the next firing. After a restart `rearm` rebuilds the heap from the database.
+Intake never waits on any of this.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select, update
+
+from aware.adapters.notify import Notifier, NotSent
+from aware.alarms import escalation as esc
+from aware.alarms.models import Alarm
+from aware.alarms.services import Actor, alarm_dicts, log_entry, next_seq
+
+log = logging.getLogger(__name__)
+SYSTEM = Actor("system", None, "escalatie")
+RETRY_DELAYS_S = (1.0, 2.0, 4.0)
+
+
+class Escalator:
+    """Arms, fires and re-arms escalation timers for open alarms."""
+
+    def __init__(
+        self,
+        sessions: Callable[[], Any],
+        notifier: Notifier,
+        publisher: Any,
+        default_chain: esc.Chain,
+        clock: Callable[[], dt.datetime],
+        retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S,
+    ):
+        self.sessions = sessions
+        self.notifier = notifier
+        self.publisher = publisher
+        self.default_chain = default_chain
+        self.clock = clock
+        self.retry_delays_s = retry_delays_s
+        self._heap: list[tuple[dt.datetime, int, int, str | None]] = []
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, alarm_id: int, due: dt.datetime, number: int, token: str | None) -> None:
+        """Arm the firing `number` of an alarm at `due`, carrying the alarm's escalation token
+        (None for a first firing armed straight after raising: the alarm's own is used)."""
+        with self._cond:
+            heapq.heappush(self._heap, (due, alarm_id, number, token))
+            self._cond.notify()
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="aware-escalation", daemon=True
+                )
+                self._thread.start()
+
+    def arm_new(self, alarm: dict[str, Any]) -> None:
+        """After an alarm is committed: arm its first firing."""
+        raised = dt.datetime.fromisoformat(alarm["received_at"].replace("Z", "+00:00"))
+        first = esc.next_firing(self.default_chain, raised, 0)
+        if first is not None:
+            self.arm(alarm["id"], first.at, 0, None)
+
+    def rearm(self) -> int:
+        """After a restart: arm the next firing of every open alarm still carrying a token."""
+        with self.sessions() as session:
+            rows = session.execute(
+                select(
+                    Alarm.id,
+                    Alarm.received_at,
+                    Alarm.escalation,
+                    Alarm.escalations_fired,
+                    Alarm.escalation_token,
+                ).where(Alarm.status == "open", Alarm.escalation_token.is_not(None))
+            ).all()
+        for alarm_id, received_at, chain_data, fired, token in rows:
+            firing = esc.next_firing(self._chain(chain_data), received_at, fired)
+            if firing is not None:
+                self.arm(alarm_id, firing.at, firing.number, token)
+        return len(rows)
+
+    def _chain(self, data: dict[str, Any] | None) -> esc.Chain:
+        try:
+            return esc.parse_chain(data) if data else self.default_chain
+        except esc.ChainInvalid:
+            return self.default_chain
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap or self._heap[0][0] > self.clock():
+                    timeout = None
+                    if self._heap:
+                        timeout = max(0.0, (self._heap[0][0] - self.clock()).total_seconds())
+                    self._cond.wait(timeout)
+                due, alarm_id, number, token = heapq.heappop(self._heap)
+            try:
+                self.fire(alarm_id, number, token)
+            except Exception:  # a broken firing must not stop the others
+                log.exception("escalation %s of alarm %s failed", number, alarm_id)
+
+    def fire(self, alarm_id: int, number: int, timer_token: str | None) -> None:
+        """Carry out firing `number` if the alarm still needs it."""
+        with self.sessions() as session:
+            alarm = session.get(Alarm, alarm_id)
+            if alarm is None or alarm.escalations_fired != number:
+                return  # gone, or this firing already happened (a duplicate timer)
+            token = alarm.escalation_token
+            if timer_token is None:
+                timer_token = token or ""  # first firing, armed before the token was known
+            if not esc.should_fire(alarm.status, token, timer_token):
+                return
+            chain = self._chain(alarm.escalation)
+            received_at = alarm.received_at
+            firing = esc.next_firing(chain, received_at, number)
+            text = _message(alarm)
+            session.rollback()
+        if firing is None:
+            return
+        outcomes = self._send(firing, text)
+        with self.sessions() as session:
+            alarm = session.execute(
+                select(Alarm).where(Alarm.id == alarm_id).with_for_update()
+            ).scalar_one()
+            if alarm.escalation_token != token:
+                session.rollback()  # acknowledged while we were sending: record nothing more
+                return
+            now = self.clock()
+            for action, detail in outcomes:
+                log_entry(session, alarm_id, action, SYSTEM, now, detail)
+            session.execute(
+                update(Alarm)
+                .where(Alarm.id == alarm_id)
+                .values(escalations_fired=number + 1, seq=next_seq(session.connection()))
+            )
+            session.refresh(alarm)
+            (published,) = alarm_dicts(session.connection(), [alarm], now)
+            session.commit()
+        self.publisher.alarm_updated(published)
+        following = esc.next_firing(chain, received_at, number + 1)
+        if following is not None:
+            self.arm(alarm_id, following.at, following.number, token)
+
+    def _send(self, firing: esc.Firing, text: str) -> list[tuple[str, dict[str, Any]]]:
+        outcomes: list[tuple[str, dict[str, Any]]] = []
+        if not firing.to:
+            return [
+                (
+                    "escalation_not_sent",
+                    {"reason": "no escalation numbers configured", "firing": firing.number},
+                )
+            ]
+        for to in firing.to:
+            for channel in firing.channels:
+                outcomes.append(self._send_one(channel, to, text, firing.number))
+        return outcomes
+
+    def _send_one(
+        self, channel: str, to: str, text: str, number: int
+    ) -> tuple[str, dict[str, Any]]:
+        errors: list[str] = []
+        for attempt, delay in enumerate((0.0, *self.retry_delays_s)):
+            if delay:
+                time.sleep(delay)
+            try:
+                if channel == "sms":
+                    sid = self.notifier.send_sms(to, text)
+                else:
+                    sid = self.notifier.call(to, _twiml(text))
+                return (
+                    "escalated",
+                    {
+                        "channel": channel,
+                        "to": to,
+                        "sid": sid,
+                        "attempts": attempt + 1,
+                        "firing": number,
+                    },
+                )
+            except NotSent as exc:
+                errors.append(str(exc))
+                if "not configured" in str(exc):
+                    break  # no point retrying a missing configuration
+        return (
+            "escalation_failed",
+            {
+                "channel": channel,
+                "to": to,
+                "errors": errors,
+                "attempts": len(errors),
+                "firing": number,
+            },
+        )
+
+
+def _message(alarm: Alarm) -> str:
+    kind = {
+        "sos": "NOODKNOP",
+        "zone_violation": "GEBIEDSVERBOD",
+        "tamper": "SABOTAGE",
+        "proximity_violation": "CONTACTVERBOD",
+    }.get(alarm.type, alarm.type.upper())
+    return (
+        f"AWARE alarm {alarm.id} ({kind}, prio {alarm.priority}) is niet geaccepteerd. "
+        "Open de meldkamerconsole."
+    )
+
+
+def _twiml(text: str) -> str:
+    from xml.sax.saxutils import escape
+
+    return f'<Response><Say language="nl-NL">{escape(text)}</Say></Response>'
+
+
+class EscalatingPublisher:
+    """Publishes like the wrapped publisher and arms escalation for every new alarm."""
+
+    def __init__(self, inner: Any, escalator: Escalator):
+        self.inner = inner
+        self.escalator = escalator
+
+    def alarm_new(self, alarm: dict[str, Any]) -> None:
+        self.inner.alarm_new(alarm)
+        self.escalator.arm_new(alarm)
+
+    def alarm_updated(self, alarm: dict[str, Any]) -> None:
+        self.inner.alarm_updated(alarm)
