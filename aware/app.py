@@ -150,6 +150,7 @@ def register_extensions(app: Flask, settings: Settings) -> None:
             publisher,
             default_chain(settings.escalation_after_s, settings.escalation_phones),
             st.clock,
+            public_url=settings.public_url,
         )
         st.publisher = EscalatingPublisher(publisher, st.escalator)
 
@@ -175,6 +176,7 @@ def notifier_for(settings: Settings) -> Any:
 
 
 def register_blueprints(app: Flask) -> None:
+    from aware.alarms.phone import phone
     from aware.alarms.views import api as alarms_api
     from aware.auth.views import api as auth_api
     from aware.auth.views import web as auth_web
@@ -183,7 +185,7 @@ def register_blueprints(app: Flask) -> None:
     from aware.risk.views import api as risk_api
     from aware.web.views import ops, web
 
-    for bp in (auth_api, devices_api, alarms_api, risk_api, protocols):
+    for bp in (auth_api, devices_api, alarms_api, risk_api, protocols, phone):
         csrf.exempt(bp)  # bearer tokens or device tokens, never cookies
         app.register_blueprint(bp)
     for bp in (auth_web, web, ops):

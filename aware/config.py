@@ -80,6 +80,13 @@ def _parse_reassess_days(raw: str) -> dict[str, int]:
     return days
 
 
+def _parse_public_url(raw: str) -> str:
+    raw = raw.strip().rstrip("/")
+    if not re.match(r"^https?://[^/\s]+(/\S*)?$", raw):
+        raise ValueError("expected the service's public base URL, e.g. https://aware.example.nl")
+    return raw
+
+
 def _parse_env_name(raw: str) -> str:
     v = raw.strip().lower()
     if v not in ("production", "development", "testing"):
@@ -112,6 +119,8 @@ class Settings:
     twilio_auth_token: str | None = None
     twilio_from_number: str | None = None
     twilio_base_url: str | None = None
+    # Where Twilio reaches this service (webhooks are signed for this exact URL).
+    public_url: str | None = None
     log_level: str = "INFO"
     reassess_days: dict[str, int] = field(
         default_factory=lambda: {"high": 7, "moderate": 30, "low": 90}
@@ -140,6 +149,7 @@ _VARIABLES: list[tuple[str, str, Callable[[str], Any]]] = [
     ("TWILIO_AUTH_TOKEN", "twilio_auth_token", str),
     ("TWILIO_FROM_NUMBER", "twilio_from_number", str),
     ("AWARE_TWILIO_BASE_URL", "twilio_base_url", str),
+    ("AWARE_PUBLIC_URL", "public_url", _parse_public_url),
     ("AWARE_LOG_LEVEL", "log_level", _parse_log_level),
     ("AWARE_REASSESS_DAYS", "reassess_days", _parse_reassess_days),
     ("AWARE_VICTIM_POSITION_MAX_AGE_S", "victim_position_max_age_s", _parse_positive_float),

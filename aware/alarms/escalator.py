@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from aware.adapters.notify import Notifier, NotSent
 from aware.alarms import escalation as esc
 from aware.alarms.models import Alarm
+from aware.alarms.phone import gather_twiml
 from aware.alarms.services import Actor, alarm_dicts, log_entry, next_seq
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class Escalator:
         default_chain: esc.Chain,
         clock: Callable[[], dt.datetime],
         retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S,
+        public_url: str | None = None,
     ):
         self.sessions = sessions
         self.notifier = notifier
@@ -47,6 +49,7 @@ class Escalator:
         self.default_chain = default_chain
         self.clock = clock
         self.retry_delays_s = retry_delays_s
+        self.public_url = public_url
         self._heap: list[tuple[dt.datetime, int, int, str | None]] = []
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -126,7 +129,7 @@ class Escalator:
             session.rollback()
         if firing is None:
             return
-        outcomes = self._send(firing, text)
+        outcomes = self._send(firing, text, alarm_id)
         with self.sessions() as session:
             alarm = session.execute(
                 select(Alarm).where(Alarm.id == alarm_id).with_for_update()
@@ -150,7 +153,9 @@ class Escalator:
         if following is not None:
             self.arm(alarm_id, following.at, following.number, token)
 
-    def _send(self, firing: esc.Firing, text: str) -> list[tuple[str, dict[str, Any]]]:
+    def _send(
+        self, firing: esc.Firing, text: str, alarm_id: int
+    ) -> list[tuple[str, dict[str, Any]]]:
         outcomes: list[tuple[str, dict[str, Any]]] = []
         if not firing.to:
             return [
@@ -161,11 +166,11 @@ class Escalator:
             ]
         for to in firing.to:
             for channel in firing.channels:
-                outcomes.append(self._send_one(channel, to, text, firing.number))
+                outcomes.append(self._send_one(channel, to, text, firing.number, alarm_id))
         return outcomes
 
     def _send_one(
-        self, channel: str, to: str, text: str, number: int
+        self, channel: str, to: str, text: str, number: int, alarm_id: int
     ) -> tuple[str, dict[str, Any]]:
         errors: list[str] = []
         for attempt, delay in enumerate((0.0, *self.retry_delays_s)):
@@ -175,7 +180,12 @@ class Escalator:
                 if channel == "sms":
                     sid = self.notifier.send_sms(to, text)
                 else:
-                    sid = self.notifier.call(to, _twiml(text))
+                    action = (
+                        f"{self.public_url}/twilio/gather?alarm={alarm_id}"
+                        if self.public_url
+                        else None
+                    )
+                    sid = self.notifier.call(to, gather_twiml(text, action))
                 return (
                     "escalated",
                     {
@@ -213,12 +223,6 @@ def _message(alarm: Alarm) -> str:
         f"AWARE alarm {alarm.id} ({kind}, prio {alarm.priority}) is niet geaccepteerd. "
         "Open de meldkamerconsole."
     )
-
-
-def _twiml(text: str) -> str:
-    from xml.sax.saxutils import escape
-
-    return f'<Response><Say language="nl-NL">{escape(text)}</Say></Response>'
 
 
 class EscalatingPublisher:

@@ -212,6 +212,21 @@ def add_note(
     return alarm
 
 
+def add_event(
+    session: Session,
+    alarm_id: int,
+    action: str,
+    actor: Actor,
+    now: dt.datetime,
+    detail: dict[str, Any] | None,
+) -> None:
+    """A system fact on an alarm's timeline that is not a state change (e.g. a call status)."""
+    if session.get(Alarm, alarm_id) is None:
+        raise AlarmNotFound(alarm_id)
+    log_entry(session, alarm_id, action, actor, now, detail)
+    session.commit()
+
+
 def record_deliveries(session: Session, deliveries: list[tuple[int, Actor, dt.datetime]]) -> int:
     """Record when alarms first reached a console; later deliveries change nothing.
 
