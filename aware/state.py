@@ -31,6 +31,7 @@ class AppState:
     ban_cache: Any = None  # risk.cache.BanCache
     ban_checks: Any = None  # risk.checks.ban_checks_for(...), run by intake
     escalator: Any = None  # alarms.escalator.Escalator (not in the testing environment)
+    notifier: Any = None  # adapters.notify: TwilioNotifier or NotConfigured
     clock: Callable[[], dt.datetime] = utcnow
 
 

@@ -16,13 +16,17 @@ class NotSent(Exception):
 
 
 class Notifier(Protocol):
+    configured: bool
+
     def send_sms(self, to: str, body: str) -> str: ...
 
-    def call(self, to: str, twiml: str) -> str: ...
+    def call(self, to: str, twiml: str, status_callback: str | None = None) -> str: ...
 
 
 class TwilioNotifier:
     """Twilio's REST API through its official client."""
+
+    configured = True
 
     def __init__(
         self, account_sid: str, auth_token: str, from_number: str, base_url: str | None = None
@@ -44,12 +48,25 @@ class TwilioNotifier:
             raise NotSent(f"SMS to {to} failed: {exc}") from None
         return str(message.sid)
 
-    def call(self, to: str, twiml: str) -> str:
-        """Place a call that runs this TwiML; returns Twilio's call sid."""
+    def call(self, to: str, twiml: str, status_callback: str | None = None) -> str:
+        """Place a call that runs this TwiML; returns Twilio's call sid. With a status callback
+        URL, Twilio reports the call's progress there (/twilio/status)."""
         from twilio.base.exceptions import TwilioException
 
+        extra: dict[str, object] = {}
+        if status_callback:
+            extra = {
+                "status_callback": status_callback,
+                "status_callback_method": "POST",
+                "status_callback_event": ["initiated", "ringing", "answered", "completed"],
+            }
         try:
-            placed = self.client.calls.create(to=to, from_=self.from_number, twiml=twiml)
+            placed = self.client.calls.create(
+                to=to,
+                from_=self.from_number,
+                twiml=twiml,
+                **extra,  # type: ignore[arg-type]
+            )
         except TwilioException as exc:
             raise NotSent(f"call to {to} failed: {exc}") from None
         return str(placed.sid)
@@ -58,10 +75,12 @@ class TwilioNotifier:
 class NotConfigured:
     """No Twilio settings: nothing can be sent, and every attempt says so."""
 
+    configured = False
+
     def send_sms(self, to: str, body: str) -> str:
         raise NotSent("not sent: SMS not configured")
 
-    def call(self, to: str, twiml: str) -> str:
+    def call(self, to: str, twiml: str, status_callback: str | None = None) -> str:
         raise NotSent("not sent: voice not configured")
 
 
@@ -70,11 +89,12 @@ class RecordingNotifier:
     """In-memory notifier for unit tests."""
 
     sent: list[tuple[str, str, str]] = field(default_factory=list)
+    configured: bool = True
 
     def send_sms(self, to: str, body: str) -> str:
         self.sent.append(("sms", to, body))
         return f"SM{len(self.sent):032d}"
 
-    def call(self, to: str, twiml: str) -> str:
+    def call(self, to: str, twiml: str, status_callback: str | None = None) -> str:
         self.sent.append(("voice", to, twiml))
         return f"CA{len(self.sent):032d}"

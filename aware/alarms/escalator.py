@@ -185,7 +185,12 @@ class Escalator:
                         if self.public_url
                         else None
                     )
-                    sid = self.notifier.call(to, gather_twiml(text, action))
+                    status = (
+                        f"{self.public_url}/twilio/status?alarm={alarm_id}"
+                        if self.public_url
+                        else None
+                    )
+                    sid = self.notifier.call(to, gather_twiml(text, action), status)
                 return (
                     "escalated",
                     {

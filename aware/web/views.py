@@ -37,7 +37,13 @@ def console():  # type: ignore[no-untyped-def]
     alarms = alarm_services.alarm_dicts(
         db().connection(), alarm_services.active_alarms(db()), now()
     )
-    return render_template("console.html", user=user, alarms=alarms)
+    notifier = state().notifier
+    return render_template(
+        "console.html",
+        user=user,
+        alarms=alarms,
+        escalation_configured=bool(notifier is not None and notifier.configured),
+    )
 
 
 def _console_actor(user: User) -> alarm_services.Actor:

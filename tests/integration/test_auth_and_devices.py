@@ -198,3 +198,14 @@ def test_console_page_acknowledges_and_resolves_with_csrf(client, make_user, dev
     )
     assert f'data-alarm-id="{alarm_id}"' not in done.text
     assert client.post("/console/alarms/999999/ack", data={"csrf_token": csrf}).status_code == 404
+
+
+def test_console_warns_permanently_when_escalation_cannot_send(client, make_user, app):
+    make_user("dispatcher", "disp-warn")
+    token = _csrf(client.get("/login").text)
+    client.post("/login", data={"username": "disp-warn", "password": PASSWORD, "csrf_token": token})
+    assert 'id="escalation-warning"' in client.get("/console").text
+    from aware.adapters.notify import RecordingNotifier
+
+    app.extensions["aware"].notifier = RecordingNotifier()
+    assert 'id="escalation-warning"' not in client.get("/console").text

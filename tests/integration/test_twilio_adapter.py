@@ -58,3 +58,17 @@ def test_without_settings_nothing_is_sent_and_it_says_so():
         NotConfigured().send_sms("+31612345678", "x")
     with pytest.raises(NotSent, match="not configured"):
         NotConfigured().call("+31612345678", "<Response/>")
+
+
+def test_call_asks_twilio_to_report_its_status(standin):
+    notifier = TwilioNotifier(
+        standin.account_sid, standin.auth_token, "+3197010203040", base_url=standin.base_url
+    )
+    notifier.call(
+        "+31612345678",
+        "<Response/>",
+        status_callback="https://aware.example.nl/twilio/status?alarm=3",
+    )
+    (call,) = standin.requests
+    assert call["StatusCallback"] == "https://aware.example.nl/twilio/status?alarm=3"
+    assert call["StatusCallbackMethod"] == "POST"
