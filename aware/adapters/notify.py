@@ -65,7 +65,7 @@ class TwilioNotifier:
                 to=to,
                 from_=self.from_number,
                 twiml=twiml,
-                **extra,  # type: ignore[arg-type]
+                **extra,
             )
         except TwilioException as exc:
             raise NotSent(f"call to {to} failed: {exc}") from None
