@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aware.risk.rules import DEFAULT_REASSESS_DAYS
+
 
 class ConfigError(Exception):
     """One or more settings are invalid; the message lists every problem."""
@@ -122,9 +124,7 @@ class Settings:
     # Where Twilio reaches this service (webhooks are signed for this exact URL).
     public_url: str | None = None
     log_level: str = "INFO"
-    reassess_days: dict[str, int] = field(
-        default_factory=lambda: {"high": 7, "moderate": 30, "low": 90}
-    )
+    reassess_days: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_REASSESS_DAYS))
     victim_position_max_age_s: float = 300.0
     ban_hysteresis_m: float = 25.0
     sqlite_busy_timeout_ms: int = 10000

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, g
 
 from aware.alarms import rules, services
+from aware.alarms.models import Alarm
 from aware.alarms.schemas import (
     AlarmDetailOut,
     AlarmList,
@@ -40,7 +41,7 @@ def _not_found(alarm_id: int) -> ApiError:
 
 
 def _refused(exc: rules.TransitionRefused, alarm_id: int) -> ApiError:
-    alarm, _ = services.get(db(), alarm_id)
+    alarm = db().get(Alarm, alarm_id)  # the current state, without its timeline
     return ApiError(
         409,
         "conflict",

@@ -60,14 +60,20 @@ def ban_checks_for(cache: BanCache, settings: CheckSettings) -> Any:
     return run
 
 
-def load_bans(conn: Connection, case_id: int) -> tuple[geometry.BanIndex[Any], list[Any]]:
-    """The case's current bans and the index of their zones (read in this transaction)."""
-    return build_index(
-        list(
-            conn.execute(
-                select(_BANS).where(_BANS.c.case_id == case_id, _BANS.c.ended_at.is_(None))
-            )
+def ban_version(conn: Connection, case_id: int) -> tuple[int, int | None]:
+    """What the zone-index cache is keyed on: the number and newest id of the case's bans."""
+    count, newest = conn.execute(
+        select(func.count(), func.max(_BANS.c.id)).where(
+            _BANS.c.case_id == case_id, _BANS.c.ended_at.is_(None)
         )
+    ).one()
+    return int(count), newest
+
+
+def ban_rows(conn: Connection, case_id: int) -> list[Any]:
+    """The case's current bans."""
+    return list(
+        conn.execute(select(_BANS).where(_BANS.c.case_id == case_id, _BANS.c.ended_at.is_(None)))
     )
 
 
@@ -95,14 +101,10 @@ def check_positions(
     fixes = sorted((e for e in events if e.position is not None), key=lambda e: e.occurred_at)
     if not fixes:
         return result
-    version = conn.execute(
-        select(func.count(), func.max(_BANS.c.id)).where(
-            _BANS.c.case_id == case_id, _BANS.c.ended_at.is_(None)
-        )
-    ).one()
+    version = ban_version(conn, case_id)
     if version[0] == 0:
         return result
-    index, bans = cache.get(case_id, tuple(version), lambda: load_bans(conn, case_id))
+    index, bans = cache.get(case_id, version, lambda: build_index(ban_rows(conn, case_id)))
     watches = {
         (w.ban_id, w.key): geometry.ArmState.load(w.state, w.open_alarm_id)
         for w in conn.execute(select(_WATCHES).where(_WATCHES.c.ban_id.in_([b.id for b in bans])))

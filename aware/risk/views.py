@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Blueprint, g
 from pydantic import Field
-from sqlalchemy import func, select
 
 from aware.api import ApiError, parse_body, parse_query, registry
 from aware.auth.access import roles_required
@@ -362,16 +361,8 @@ def _warm_ban_cache(case_id: int) -> None:
     cache = state().ban_cache
     cache.invalidate(case_id)
     conn = db().connection()
-    version = tuple(
-        conn.execute(
-            select(func.count(), func.max(Ban.id)).where(
-                Ban.case_id == case_id, Ban.ended_at.is_(None)
-            )
-        ).one()
-    )
-    rows = list(
-        conn.execute(select(Ban.__table__).where(Ban.case_id == case_id, Ban.ended_at.is_(None)))
-    )
+    version = checks.ban_version(conn, case_id)
+    rows = checks.ban_rows(conn, case_id)
     db().rollback()  # end the read before the slow part
     index, bans = checks.build_index(rows)
     cache.put(case_id, version, index, bans)
