@@ -14,6 +14,7 @@ from flask_socketio import SocketIO
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from aware import i18n
 from aware.adapters.notify import NotConfigured, TwilioNotifier
 from aware.adapters.realtime import (
     JsonPacket,
@@ -120,6 +121,7 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     from aware.alarms.realtime import DispatchNamespace
 
     csrf.init_app(app)
+    i18n.init_app(app)
     # One SocketIO per app (not a module global), so every app gets its own namespace.
     manager = (
         dispatch_redis_manager(settings.redis_url, redis_channel(settings))
@@ -230,8 +232,24 @@ def register_errorhandlers(app: Flask) -> None:
         return "Interne fout", 500
 
 
+def content_security_policy(settings: Settings) -> str:
+    """Pages load scripts, styles and data from this service only; images also from the
+    configured tile server. No inline script, no framing."""
+    img = "'self' data:"
+    if settings.map_tile_url:
+        scheme, _, rest = settings.map_tile_url.partition("://")
+        host = rest.split("/", 1)[0].replace("{s}", "*")
+        img += f" {scheme}://{host}"
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        f"img-src {img}; connect-src 'self'; media-src 'self'; object-src 'none'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+
+
 def register_request_hooks(app: Flask) -> None:
     app.teardown_appcontext(close_db)
+    csp = content_security_policy(app.extensions["aware"].settings)
 
     @app.before_request
     def _start_timer() -> None:
@@ -246,4 +264,5 @@ def register_request_hooks(app: Flask) -> None:
         resp.headers.setdefault("Referrer-Policy", "no-referrer")
         if not _wants_json():
             resp.headers.setdefault("X-Frame-Options", "DENY")
+            resp.headers.setdefault("Content-Security-Policy", csp)
         return resp

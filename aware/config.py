@@ -89,6 +89,16 @@ def _parse_public_url(raw: str) -> str:
     return raw
 
 
+def _parse_tile_url(raw: str) -> str:
+    raw = raw.strip()
+    if not re.match(r"^https?://[^/\s]+/\S*\{z\}\S*\{x\}\S*\{y\}\S*$", raw):
+        raise ValueError(
+            "expected a tile URL template with {z}, {x} and {y}, "
+            "e.g. https://tiles.example.nl/{z}/{x}/{y}.png"
+        )
+    return raw
+
+
 def _parse_env_name(raw: str) -> str:
     v = raw.strip().lower()
     if v not in ("production", "development", "testing"):
@@ -124,6 +134,8 @@ class Settings:
     # Where Twilio reaches this service (webhooks are signed for this exact URL).
     public_url: str | None = None
     log_level: str = "INFO"
+    # Map tiles for the console (an internal tile server); without, zones and markers only.
+    map_tile_url: str | None = None
     reassess_days: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_REASSESS_DAYS))
     victim_position_max_age_s: float = 300.0
     ban_hysteresis_m: float = 25.0
@@ -151,6 +163,7 @@ _VARIABLES: list[tuple[str, str, Callable[[str], Any]]] = [
     ("AWARE_TWILIO_BASE_URL", "twilio_base_url", str),
     ("AWARE_PUBLIC_URL", "public_url", _parse_public_url),
     ("AWARE_LOG_LEVEL", "log_level", _parse_log_level),
+    ("AWARE_MAP_TILE_URL", "map_tile_url", _parse_tile_url),
     ("AWARE_REASSESS_DAYS", "reassess_days", _parse_reassess_days),
     ("AWARE_VICTIM_POSITION_MAX_AGE_S", "victim_position_max_age_s", _parse_positive_float),
     ("AWARE_BAN_HYSTERESIS_M", "ban_hysteresis_m", _parse_positive_float),
