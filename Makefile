@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint bench demo clean
+.PHONY: run test lint bench demo clean i18n vendor
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,3 +45,12 @@ demo: $(VENV)/.runtime
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+
+# Rebuild the Dutch catalog after changing texts in templates or code.
+i18n: $(VENV)/.dev
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k lazy_gettext -o aware/translations/messages.pot --no-location --omit-header --sort-output .
+	$(BIN)/python scripts/nl_catalog.py
+
+# Refresh the vendored front-end libraries from the npm registry (frontend/package-lock.json).
+vendor:
+	./scripts/vendor-js

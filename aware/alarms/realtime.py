@@ -11,9 +11,11 @@ from typing import Any
 
 from flask import request
 from flask_socketio import ConnectionRefusedError, Namespace, emit, join_room
+from sqlalchemy import select
 
 from aware.adapters.realtime import NAMESPACE, ROOM
 from aware.alarms import services
+from aware.alarms.models import Counter
 from aware.auth.services import user_for_token
 
 log = logging.getLogger(__name__)
@@ -52,12 +54,19 @@ class DispatchNamespace(Namespace):
             # Join first, then read: an alarm committed in between arrives twice (snapshot and
             # alarm.new) and the console merges it by id and seq; it is never missed.
             join_room(ROOM)
+            # The change counter first: a console drops an alarm it holds that is missing from
+            # the snapshot only when the alarm's own seq is not newer than this.
+            seq = _current_seq(session)
             alarms = services.alarm_dicts(
                 session.connection(), services.active_alarms(session), st.clock()
             )
         # An alarm that reaches a console in the snapshot has been delivered too.
         undelivered = [a["id"] for a in alarms if a["delivered_at"] is None]
-        emit("alarms.snapshot", {"alarms": alarms}, callback=self._snapshot_ack(sid, undelivered))
+        emit(
+            "alarms.snapshot",
+            {"alarms": alarms, "seq": seq},
+            callback=self._snapshot_ack(sid, undelivered),
+        )
         log.info("console connected (%d active alarms sent)", len(alarms))
 
     def _snapshot_ack(self, sid: str, alarm_ids: list[int]) -> Any:
@@ -74,6 +83,12 @@ class DispatchNamespace(Namespace):
     def record_delivery(self, alarm_id: int, sid: str, at: dt.datetime) -> None:
         """Queue the first console confirmation of an alarm for the timeline."""
         self.recorder.add(alarm_id, services.Actor("console", sid, self.consoles.get(sid)), at)
+
+
+def _current_seq(session: Any) -> int:
+    """The newest seq handed out so far (0 before the first alarm)."""
+    value = session.execute(select(Counter.value).where(Counter.name == services.SEQ)).scalar()
+    return int(value or 0)
 
 
 class DeliveryRecorder:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Blueprint, g
+from pydantic import BaseModel, Field
+from sqlalchemy import select
 
-from aware.alarms import rules, services
+from aware.alarms import figures, rules, services
 from aware.alarms.models import Alarm
 from aware.alarms.schemas import (
     AlarmDetailOut,
@@ -19,6 +22,7 @@ from aware.alarms.schemas import (
 )
 from aware.api import ApiError, parse_body, parse_query, registry
 from aware.auth.access import roles_required
+from aware.risk.models import Ban
 from aware.risk.summary import case_summaries
 from aware.state import db, now, state
 
@@ -163,3 +167,108 @@ def add_note(alarm_id: int):  # type: ignore[no-untyped-def]
     except services.AlarmNotFound:
         raise _not_found(alarm_id) from None
     return _one(alarm), 201
+
+
+class ShareOut(BaseModel):
+    limit_s: float
+    target: float = Field(description="BS 8484: 0.80 within 10 s, 0.985 within 40 s")
+    counted: int = Field(description="alarms accepted, or still open beyond the limit")
+    within: int
+    share: float | None
+    met: bool | None
+
+
+class ShiftFiguresOut(BaseModel):
+    shift_start: dt.datetime
+    shift_end: dt.datetime
+    alarms: int = Field(description="alarms received this shift, test alarms left out")
+    acceptance: list[ShareOut]
+
+
+@registry.route(
+    api,
+    "/alarms/figures",
+    "GET",
+    summary="This shift's acceptance figures (share accepted within 10 s and 40 s)",
+    tag="alarms",
+    roles=DISPATCH,
+    responses={200: ("figures", ShiftFiguresOut)},
+)
+@roles_required(*DISPATCH)
+def shift_figures():  # type: ignore[no-untyped-def]
+    at = now()
+    start, end = figures.shift_bounds(at)
+    rows = (
+        db()
+        .execute(
+            select(Alarm.received_at, Alarm.acknowledged_at).where(
+                Alarm.received_at >= start, Alarm.received_at < end, Alarm.type != "test"
+            )
+        )
+        .all()
+    )
+    db().rollback()
+    shares = figures.acceptance(((r[0], r[1]) for r in rows), at)
+    return ShiftFiguresOut(
+        shift_start=start,
+        shift_end=end,
+        alarms=len(rows),
+        acceptance=[
+            ShareOut(
+                limit_s=s.limit_s,
+                target=s.target,
+                counted=s.counted,
+                within=s.within,
+                share=s.share,
+                met=s.met,
+            )
+            for s in shares
+        ],
+    ).model_dump(mode="json")
+
+
+class ZoneOut(BaseModel):
+    ban_id: int
+    kind: str
+    geometry: dict[str, Any] = Field(
+        description="GeoJSON as registered: Polygon, MultiPolygon or Point with radius_m"
+    )
+
+
+class AlarmMapOut(BaseModel):
+    zones: list[ZoneOut] = Field(description="the zones of the case's active location bans")
+
+
+@registry.route(
+    api,
+    "/alarms/<int:alarm_id>/map",
+    "GET",
+    summary="What the console draws on the alarm's map: the case's active ban zones",
+    tag="alarms",
+    roles=DISPATCH,
+    responses={200: ("map layers", AlarmMapOut), 404: ("unknown alarm", None)},
+)
+@roles_required(*DISPATCH)
+def alarm_map(alarm_id: int):  # type: ignore[no-untyped-def]
+    alarm = db().get(Alarm, alarm_id)
+    if alarm is None:
+        raise _not_found(alarm_id)
+    zones: list[dict[str, Any]] = []
+    if alarm.case_id is not None:
+        at = now()
+        bans = db().scalars(
+            select(Ban)
+            .where(
+                Ban.case_id == alarm.case_id,
+                Ban.kind == "location",
+                Ban.ended_at.is_(None),
+                Ban.valid_from <= at,
+                Ban.valid_until > at,
+            )
+            .order_by(Ban.id)
+        )
+        for ban in bans:
+            for geometry in ban.zones or []:
+                zones.append({"ban_id": ban.id, "kind": ban.kind, "geometry": geometry})
+    db().rollback()
+    return {"zones": zones}

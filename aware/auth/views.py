@@ -91,5 +91,8 @@ def login():  # type: ignore[no-untyped-def]
 
 @web.post("/logout")
 def logout():  # type: ignore[no-untyped-def]
+    console_token = session.get("console_token")
+    if console_token:
+        services.revoke_token(db(), console_token, now())
     session.clear()
     return redirect(url_for("auth_web.login_form"))

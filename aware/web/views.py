@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from sqlalchemy import text
 
 from aware import __version__
 from aware.alarms import rules
 from aware.alarms import services as alarm_services
 from aware.api import registry
+from aware.auth import services as auth_services
 from aware.auth.access import web_user
 from aware.auth.models import User
 from aware.state import db, now, state
+from aware.web import strings
+from aware.web.strings import console_strings
+
+CONSOLE_TOKEN_TTL_S = 12 * 3600
 
 web = Blueprint("web", __name__)
 ops = Blueprint("ops", __name__)
@@ -34,16 +41,40 @@ def console():  # type: ignore[no-untyped-def]
         return redirect(url_for("auth_web.login_form"))
     if user.role not in ("dispatcher", "admin"):
         abort(403)
+    st = state()
     alarms = alarm_services.alarm_dicts(
         db().connection(), alarm_services.active_alarms(db()), now()
     )
-    notifier = state().notifier
+    notifier = st.notifier
+    config = {
+        "token": _console_token(user),
+        "user": user.username,
+        "lang": str(get_locale()),
+        "tileUrl": st.settings.map_tile_url,
+        "strings": console_strings(),
+    }
     return render_template(
         "console.html",
         user=user,
-        alarms=alarms,
+        open_alarms=[a for a in alarms if a["status"] == "open"],
+        acknowledged_alarms=[a for a in alarms if a["status"] == "acknowledged"],
+        config=config,
         escalation_configured=bool(notifier is not None and notifier.configured),
     )
+
+
+def _console_token(user: User) -> str:
+    """The bearer token the console script uses for Socket.IO and the alarm API.
+
+    One per browser session, kept in the signed session cookie and revoked at sign-out; it
+    expires with the session (12 h, a long shift).
+    """
+    raw = session.get("console_token")
+    if raw and auth_services.user_for_token(db(), raw, now()) is not None:
+        return str(raw)
+    raw, _ = auth_services.issue_token(db(), user, now(), CONSOLE_TOKEN_TTL_S)
+    session["console_token"] = raw
+    return raw
 
 
 def _console_actor(user: User) -> alarm_services.Actor:
@@ -65,7 +96,7 @@ def console_action(alarm_id: int, action: str):  # type: ignore[no-untyped-def]
         else:
             outcome = request.form.get("outcome", "")
             if outcome not in {o.value for o in rules.Outcome}:
-                flash("Kies een afloop om het alarm af te handelen.")
+                flash(_("Choose an outcome to resolve the alarm."))
                 return redirect(url_for("web.console"))
             note = request.form.get("note", "").strip()[:4000] or None
             alarm_services.resolve(
@@ -75,7 +106,7 @@ def console_action(alarm_id: int, action: str):  # type: ignore[no-untyped-def]
         abort(404)
     except rules.TransitionRefused as exc:
         db().rollback()
-        flash(f"Alarm {alarm_id}: al afgehandeld door {exc.by}.")
+        flash(_("Alarm %(id)s: already handled by %(by)s.", id=alarm_id, by=exc.by))
     return redirect(url_for("web.console"))
 
 
@@ -97,3 +128,12 @@ def readyz():  # type: ignore[no-untyped-def]
 @ops.get("/api/openapi.json")
 def openapi():  # type: ignore[no-untyped-def]
     return registry.openapi("aware", __version__)
+
+
+@web.app_context_processor
+def _names() -> dict[str, object]:
+    return {
+        "role_names": strings.role_names(),
+        "type_names": strings.alarm_type_names(),
+        "lang": str(get_locale()),
+    }

@@ -1,0 +1,147 @@
+"""Dutch texts of the pages (msgids are English). Run after `pybabel extract` to rebuild
+aware/translations/nl/LC_MESSAGES/messages.po and .mo; a test fails on any untranslated text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po, write_po
+
+NL = {
+    "Accept": "Accepteren",
+    "Accepted, being handled": "Geaccepteerd, in behandeling",
+    "Active bans": "Actieve verboden",
+    "Add note": "Notitie toevoegen",
+    "Alarm %(id)s: already handled by %(by)s.": "Alarm %(id)s: al afgehandeld door %(by)s.",
+    "Alarms": "Alarmen",
+    "Already accepted by %(name)s at %(time)s.": "Al geaccepteerd door %(name)s om %(time)s.",
+    "Already resolved by %(name)s.": "Al afgehandeld door %(name)s.",
+    "BS 8484 asks 80%% accepted within 10 s and 98.5%% within 40 s": (
+        "BS 8484 vraagt 80%% geaccepteerd binnen 10 s en 98,5%% binnen 40 s"
+    ),
+    "Battery low": "Batterij bijna leeg",
+    "Case": "Casus",
+    "Choose an outcome first.": "Kies eerst een afloop.",
+    "Choose an outcome to resolve the alarm.": "Kies een afloop om het alarm af te handelen.",
+    "Click anywhere to allow sound": "Klik ergens om geluid toe te staan",
+    "Connected": "Verbonden",
+    "Connecting…": "Verbinden…",
+    "Connection lost: reconnecting…": "Verbinding verbroken: opnieuw verbinden…",
+    "Contact ban violated": "Contactverbod overtreden",
+    "Contact ban: approaching": "Contactverbod: nadering",
+    "Could not be saved: %(message)s": "Niet opgeslagen: %(message)s",
+    "Details": "Details",
+    "Device": "Apparaat",
+    "Device offline": "Apparaat offline",
+    "Dispatch console": "Meldkamerconsole",
+    "Emergency button": "Noodknop",
+    "False alarm": "Loos alarm",
+    "Genuine alarm": "Echt alarm",
+    "Language": "Taal",
+    "Location ban violated": "Gebiedsverbod overtreden",
+    "Map of the alarm position and ban zones": "Kaart met de alarmpositie en verbodsgebieden",
+    "NEW ALARM": "NIEUW ALARM",
+    "No case linked to this device.": "Geen casus gekoppeld aan dit apparaat.",
+    "No open alarms.": "Geen openstaande alarmen.",
+    "No position known.": "Geen positie bekend.",
+    "Note": "Notitie",
+    "Open": "Open",
+    "Outcome": "Afloop",
+    "Outcome…": "Afloop…",
+    "Password": "Wachtwoord",
+    "Perpetrator": "Pleger",
+    "Position": "Positie",
+    "Press A to accept the top alarm": "Druk op A om het bovenste alarm te accepteren",
+    "Resolve": "Afhandelen",
+    "SMS to victim failed": "Sms aan slachtoffer mislukt",
+    "SMS to victim not sent": "Sms aan slachtoffer niet verstuurd",
+    "Session expired: sign in again.": "Sessie verlopen: meld u opnieuw aan.",
+    "Sign in": "Aanmelden",
+    "Sign out": "Afmelden",
+    "Sound: off": "Geluid: uit",
+    "Sound: on": "Geluid: aan",
+    "TEST": "TEST",
+    "Tampering": "Sabotage",
+    "Technical": "Technisch",
+    "Test": "Test",
+    "Test alarm": "Testalarm",
+    "This shift": "Deze dienst",
+    "Timeline": "Tijdlijn",
+    "Unknown username or wrong password.": "Onbekende gebruikersnaam of onjuist wachtwoord.",
+    "Username": "Gebruikersnaam",
+    "Victim": "Slachtoffer",
+    "Warning: escalation by SMS and phone is not configured (Twilio). Unaccepted alarms are "
+    "only recorded on their timeline.": (
+        "Let op: escalatie per sms en telefoon is niet geconfigureerd (Twilio). "
+        "Niet-geaccepteerde alarmen worden alleen op de tijdlijn gemeld."
+    ),
+    "Welcome, %(name)s": "Welkom, %(name)s",
+    "Your role: %(role)s.": "Uw rol: %(role)s.",
+    "accepted": "geaccepteerd",
+    "accepted by %(name)s": "geaccepteerd door %(name)s",
+    "accuracy": "nauwkeurigheid",
+    "acknowledged": "geaccepteerd",
+    "address": "adres",
+    "administrator": "beheerder",
+    "age": "leeftijd",
+    "battery": "batterij",
+    "case coordinator": "casusregisseur",
+    "concern": "zorgniveau",
+    "contact ban": "contactverbod",
+    "dispatcher": "centralist",
+    "distance": "afstand",
+    "escalated": "geëscaleerd",
+    "escalated by SMS/phone": "geëscaleerd per sms/telefoon",
+    "escalates in %(s)s s": "escaleert over %(s)s s",
+    "escalation FAILED": "escalatie MISLUKT",
+    "escalation failed": "escalatie mislukt",
+    "escalation not sent": "escalatie niet verstuurd",
+    "high": "hoog",
+    "last known position": "laatst bekende positie",
+    "late position": "late positie",
+    "location ban": "gebiedsverbod",
+    "low": "laag",
+    "moderate": "matig",
+    "municipality": "gemeente",
+    "no alarms yet": "nog geen alarmen",
+    "note": "notitie",
+    "open": "open",
+    "phone": "telefoon",
+    "position": "positie",
+    "priority": "prioriteit",
+    "raised": "ontstaan",
+    "received": "ontvangen",
+    "resolved": "afgehandeld",
+    "shown on a console": "getoond op een console",
+    "until": "tot",
+    "vehicle": "voertuig",
+    "victim notified by SMS": "slachtoffer per sms gewaarschuwd",
+    "within %(s)s s": "binnen %(s)s s",
+}
+
+ROOT = Path(__file__).resolve().parent.parent / "aware" / "translations"
+
+
+def main() -> None:
+    with open(ROOT / "messages.pot", "rb") as f:
+        template = read_po(f)
+    with open(ROOT / "nl" / "LC_MESSAGES" / "messages.po", "rb") as f:
+        catalog = read_po(f, locale="nl")
+    catalog.update(template, no_fuzzy_matching=True)
+    for message in catalog:
+        if message.id and message.id in NL:
+            message.string = NL[message.id]
+            message.flags.discard("fuzzy")
+    catalog.obsolete.clear()
+    with open(ROOT / "nl" / "LC_MESSAGES" / "messages.po", "wb") as f:
+        write_po(f, catalog, omit_header=False, sort_output=True, no_location=True)
+    with open(ROOT / "nl" / "LC_MESSAGES" / "messages.mo", "wb") as f:
+        write_mo(f, catalog)
+    missing = [m.id for m in catalog if m.id and not m.string]
+    if missing:
+        raise SystemExit(f"untranslated: {missing}")
+
+
+if __name__ == "__main__":
+    main()
