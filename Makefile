@@ -29,6 +29,7 @@ MYPY_STRICT := aware/alarms/rules.py aware/alarms/escalation.py aware/risk/geome
 
 test: $(VENV)/.dev
 	./scripts/services-up
+	./scripts/browser-up
 	$(BIN)/ruff check aware tests bench
 	$(BIN)/mypy $(MYPY_STRICT)
 	$(BIN)/python -m pytest
