@@ -2,7 +2,8 @@
 
 A chain is copied onto an alarm when it is raised, so a later edit of the configured chain never
 changes what an open alarm does. Firings are numbered 0, 1, 2, ...: each configured step once,
-then the last step again every `repeat_every_s` up to `max_repeats` times. A timer carries the
+then the last step again every `repeat_every_s` up to `max_repeats` times. A chain with no steps
+(`"steps": []`) never escalates: alarms of that type are only shown to dispatch. A timer carries the
 alarm's escalation token; when it fires, `should_fire` compares that token with the alarm's
 current one, so a timer that fires after an acknowledgement (which clears the token) does
 nothing. Not wired to timers or Twilio yet: that, the console and the webhooks follow.
@@ -77,8 +78,9 @@ def default_chain(
 def parse_chain(data: Mapping[str, Any]) -> Chain:
     """Validate chain data (as stored on an alarm or edited by an admin)."""
     steps_data = data.get("steps")
-    if not isinstance(steps_data, list) or not 1 <= len(steps_data) <= MAX_STEPS:
-        raise ChainInvalid("steps", f"1 to {MAX_STEPS} steps")
+    # An explicit empty list means "never escalates"; a missing list is a mistake, not that.
+    if not isinstance(steps_data, list) or len(steps_data) > MAX_STEPS:
+        raise ChainInvalid("steps", f"a list of 0 to {MAX_STEPS} steps ([] never escalates)")
     steps = []
     previous = -1.0
     for i, raw in enumerate(steps_data):
@@ -106,6 +108,8 @@ def parse_chain(data: Mapping[str, Any]) -> Chain:
     repeats = data.get("max_repeats", 0)
     if isinstance(repeats, bool) or not isinstance(repeats, int) or not 0 <= repeats <= MAX_REPEATS:
         raise ChainInvalid("max_repeats", f"a whole number from 0 to {MAX_REPEATS}")
+    if repeats and not steps:
+        raise ChainInvalid("max_repeats", "a chain without steps has nothing to repeat")
     if repeats and (
         isinstance(every, bool) or not isinstance(every, int | float) or not 10 <= every <= 3600
     ):
@@ -136,6 +140,8 @@ def firings(chain: Chain, raised_at: dt.datetime) -> Iterator[Firing]:
             n, i, 0, raised_at + dt.timedelta(seconds=step.after_s), step.channels, step.to
         )
         n += 1
+    if not chain.steps:
+        return  # this type never escalates
     last = chain.steps[-1]
     for r in range(1, chain.max_repeats + 1):
         assert chain.repeat_every_s is not None

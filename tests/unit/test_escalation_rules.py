@@ -51,6 +51,17 @@ def test_next_firing_re_arms_after_a_restart():
     assert esc.next_firing(chain, T0, 2) is None
 
 
+def test_a_chain_without_steps_never_escalates():
+    chain = esc.parse_chain({"steps": []})
+    assert chain == esc.Chain(())
+    assert list(esc.firings(chain, T0)) == []
+    assert esc.next_firing(chain, T0, 0) is None
+    assert esc.parse_chain(esc.chain_to_data(chain)) == chain
+    # A missing list is a mistake, not "never": only an explicit [] switches escalation off.
+    with pytest.raises(esc.ChainInvalid):
+        esc.parse_chain({})
+
+
 @pytest.mark.parametrize(
     ("status", "current", "timer", "fires"),
     [
@@ -68,7 +79,10 @@ def test_only_a_timer_with_the_current_token_fires_for_an_open_alarm(status, cur
 @pytest.mark.parametrize(
     ("data", "field"),
     [
-        ({"steps": []}, "steps"),
+        ({}, "steps"),
+        ({"steps": "none"}, "steps"),
+        ({"steps": [{"after_s": i, "channels": ["sms"]} for i in range(11)]}, "steps"),
+        ({"steps": [], "max_repeats": 2, "repeat_every_s": 60}, "max_repeats"),
         ({"steps": [{"after_s": -1, "channels": ["sms"], "to": []}]}, "steps.0.after_s"),
         ({"steps": [{"after_s": True, "channels": ["sms"], "to": []}]}, "steps.0.after_s"),
         ({"steps": [{"after_s": 30, "channels": ["fax"], "to": []}]}, "steps.0.channels"),
