@@ -86,6 +86,8 @@ NL = {
     "administrator": "beheerder",
     "age": "leeftijd",
     "battery": "batterij",
+    "perpetrator tracker": "tracker pleger",
+    "last seen": "laatst gezien",
     "case coordinator": "casusregisseur",
     "concern": "zorgniveau",
     "contact ban": "contactverbod",

@@ -19,9 +19,11 @@ from aware.alarms.schemas import (
     NoteIn,
     ResolveIn,
     alarm_detail_to_dict,
+    iso,
 )
 from aware.api import ApiError, parse_body, parse_query, registry
 from aware.auth.access import roles_required
+from aware.devices.models import Device
 from aware.risk.models import Ban
 from aware.risk.summary import case_summaries
 from aware.state import db, now, state
@@ -235,21 +237,36 @@ class ZoneOut(BaseModel):
     )
 
 
-class AlarmMapOut(BaseModel):
+class DeviceNowOut(BaseModel):
+    id: int
+    serial: str
+    kind: str
+    active: bool
+    last_seen_at: dt.datetime | None
+    battery_pct: float | None
+    battery_at: dt.datetime | None
+    last_position: dict[str, Any] | None = Field(
+        description="the device's newest fix: lat, lon, accuracy_m, at"
+    )
+
+
+class AlarmContextOut(BaseModel):
+    device: DeviceNowOut | None = Field(description="the device as it is now")
     zones: list[ZoneOut] = Field(description="the zones of the case's active location bans")
 
 
 @registry.route(
     api,
-    "/alarms/<int:alarm_id>/map",
+    "/alarms/<int:alarm_id>/context",
     "GET",
-    summary="What the console draws on the alarm's map: the case's active ban zones",
+    summary="What the console shows beside an alarm: the device now (battery, last fix) and "
+    "the case's active ban zones for the map",
     tag="alarms",
     roles=DISPATCH,
-    responses={200: ("map layers", AlarmMapOut), 404: ("unknown alarm", None)},
+    responses={200: ("device and map layers", AlarmContextOut), 404: ("unknown alarm", None)},
 )
 @roles_required(*DISPATCH)
-def alarm_map(alarm_id: int):  # type: ignore[no-untyped-def]
+def alarm_context(alarm_id: int):  # type: ignore[no-untyped-def]
     alarm = db().get(Alarm, alarm_id)
     if alarm is None:
         raise _not_found(alarm_id)
@@ -270,5 +287,26 @@ def alarm_map(alarm_id: int):  # type: ignore[no-untyped-def]
         for ban in bans:
             for geometry in ban.zones or []:
                 zones.append({"ban_id": ban.id, "kind": ban.kind, "geometry": geometry})
+    device = db().get(Device, alarm.device_id) if alarm.device_id is not None else None
+    device_out = None
+    if device is not None:
+        fix = None
+        if device.last_lat is not None and device.last_lon is not None:
+            fix = {
+                "lat": device.last_lat,
+                "lon": device.last_lon,
+                "accuracy_m": device.last_accuracy_m,
+                "at": iso(device.last_position_at),
+            }
+        device_out = DeviceNowOut(
+            id=device.id,
+            serial=device.serial,
+            kind=device.kind,
+            active=device.active,
+            last_seen_at=device.last_seen_at,
+            battery_pct=device.battery_pct,
+            battery_at=device.battery_at,
+            last_position=fix,
+        ).model_dump(mode="json")
     db().rollback()
-    return {"zones": zones}
+    return {"device": device_out, "zones": zones}

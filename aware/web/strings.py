@@ -89,6 +89,8 @@ def console_strings() -> dict[str, object]:
         "receivedAt": _("received"),
         "device": _("Device"),
         "battery": _("battery"),
+        "tracker": _("perpetrator tracker"),
+        "lastSeen": _("last seen"),
         "position": _("Position"),
         "accuracy": _("accuracy"),
         "lastKnown": _("last known position"),

@@ -154,7 +154,10 @@ def test_resolve_with_outcome_and_note_from_the_detail(
     item.locator(".type").click()
     page.locator("#detail").wait_for()
     assert "Noodknop" in page.locator("#detail-title").inner_text()
-    assert "52.09070, 5.12140 (±8 m)" in page.locator("#detail-facts").inner_text()
+    facts = page.locator("#detail-facts")
+    assert "52.09070, 5.12140 (±8 m)" in facts.inner_text()
+    page.locator("#detail-facts", has_text="laatst gezien").wait_for()  # the device as it is now
+    assert re.search(r"AW-\w+ · laatst gezien \d\d:\d\d", facts.inner_text())
     # The map draws the position even without tiles.
     page.locator("#map .leaflet-interactive").first.wait_for()
     page.fill("#note-text", "Slachtoffer gebeld, politie onderweg")
@@ -201,3 +204,72 @@ def test_console_recovers_after_the_server_restarts(
     # And it is live again: a new alarm arrives without reload.
     again = post_alarm(server, device_token)
     page.locator(OPEN.format(again)).wait_for()
+
+
+def test_violation_shows_case_card_and_zone_on_the_map_without_tiles(
+    page: Any, server: Server, coordinator_token: str
+) -> None:
+    import datetime as dt
+    import uuid
+
+    import requests
+
+    now = dt.datetime.now(dt.UTC)
+    case = server.post(
+        "/api/v1/cases",
+        coordinator_token,
+        json={
+            "reference": f"WEB-{uuid.uuid4().hex[:6]}",
+            "municipality": "0344",
+            "victim": {"name": "Sanne de Vries", "phone": "+31611112222", "address": "Laan 3"},
+            "perpetrator": {"description": "blauwe bestelbus"},
+        },
+    ).json()
+    tracker = server.post(
+        "/api/v1/devices",
+        coordinator_token,
+        json={"serial": f"GPS-{uuid.uuid4().hex[:6]}", "kind": "perpetrator_tracker"},
+    ).json()
+    r = server.post(
+        f"/api/v1/cases/{case['id']}/devices",
+        coordinator_token,
+        json={"device_id": tracker["id"], "role": "perpetrator"},
+    )
+    assert r.status_code == 201, r.text
+    r = server.post(
+        f"/api/v1/cases/{case['id']}/bans",
+        coordinator_token,
+        json={
+            "kind": "location",
+            "zones": [{"type": "Point", "coordinates": [5.1214, 52.0907], "radius_m": 300}],
+            "valid_from": (now - dt.timedelta(days=1)).isoformat(),
+            "valid_until": (now + dt.timedelta(days=30)).isoformat(),
+            "legal_basis": "509hh Sv",
+        },
+    )
+    assert r.status_code == 201, r.text
+    r = requests.post(
+        server.url + "/api/v1/ingest",
+        headers={"Authorization": f"Bearer {tracker['token']}"},
+        json={
+            "event_id": "inside-1",
+            "type": "position",
+            "occurred_at": now.isoformat(),
+            "position": {"lat": 52.0907, "lon": 5.1214, "accuracy_m": 10},
+        },
+        timeout=10,
+    )
+    (alarm_id,) = r.json()["alarm_ids"]
+    item = page.locator(OPEN.format(alarm_id))
+    item.wait_for()
+    assert "Gebiedsverbod overtreden" in item.inner_text()
+    assert f"{case['reference']} · Sanne de Vries" in item.inner_text()
+    item.locator('[data-action="select"]').click()
+    card = page.locator("#case-card")
+    card.locator("text=Sanne de Vries").wait_for()
+    text = card.inner_text()
+    assert "+31611112222" in text and "Laan 3" in text and "blauwe bestelbus" in text
+    assert "gebiedsverbod" in text and "509hh Sv" in text
+    # Zone circle, accuracy circle and position marker: drawn with no tile server at all.
+    page.wait_for_function("document.querySelectorAll('#map path.leaflet-interactive').length >= 3")
+    assert page.locator("#map img.leaflet-tile").count() == 0

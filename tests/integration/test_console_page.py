@@ -126,13 +126,22 @@ def test_shift_figures_need_a_dispatch_role(client, coordinator):
     assert client.get("/api/v1/alarms/figures", headers=coordinator).status_code == 403
 
 
-def test_alarm_map_lists_the_zones_of_the_case(client, coordinator, dispatcher, setup):  # noqa: F811
+def test_alarm_context_has_the_device_now_and_the_zones_of_the_case(
+    client,
+    coordinator,
+    dispatcher,
+    setup,  # noqa: F811
+):
     ban = zone_ban(client, coordinator, setup["case"]["id"], radius=150)
     feed = Feed(client, setup["tokens"]["perpetrator"])
     (alarm_id,) = feed.at(CENTRE)["alarm_ids"]
-    r = client.get(f"/api/v1/alarms/{alarm_id}/map", headers=dispatcher)
+    r = client.get(f"/api/v1/alarms/{alarm_id}/context", headers=dispatcher)
     assert r.status_code == 200
-    (zone,) = r.get_json()["zones"]
+    body = r.get_json()
+    (zone,) = body["zones"]
     assert zone["ban_id"] == ban["id"] and zone["geometry"]["radius_m"] == 150
-    assert client.get("/api/v1/alarms/999999/map", headers=dispatcher).status_code == 404
-    assert client.get(f"/api/v1/alarms/{alarm_id}/map", headers=coordinator).status_code == 403
+    assert body["device"]["serial"] == "GPS-P" and body["device"]["kind"] == "perpetrator_tracker"
+    assert body["device"]["last_position"]["lat"] == CENTRE[0]
+    assert client.get("/api/v1/alarms/999999/context", headers=dispatcher).status_code == 404
+    r = client.get(f"/api/v1/alarms/{alarm_id}/context", headers=coordinator)
+    assert r.status_code == 403

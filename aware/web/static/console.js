@@ -14,6 +14,7 @@
   var alarms = new Map(); // id -> alarm object (open or acknowledged)
   var gone = new Map(); // id -> seq of resolved alarms, so late older news cannot revive them
   var selectedId = null;
+  var devices = new Map(); // alarm id -> its device as it is now (from /alarms/<id>/context)
   var snapshotSeen = false;
 
   var el = {
@@ -373,7 +374,15 @@
     el.facts.appendChild(node("span", S.age));
     el.facts.appendChild(age);
     fact(S.receivedAt, localDateTime(a.received_at));
-    fact(S.device, a.device_id !== null ? "#" + a.device_id : "");
+    var device = devices.get(a.id);
+    if (device) {
+      var d = device.serial + (device.kind === "perpetrator_tracker" ? " (" + S.tracker + ")" : "");
+      if (device.battery_pct !== null) d += " · " + S.battery + " " + Math.round(device.battery_pct) + "%";
+      if (device.last_seen_at) d += " · " + S.lastSeen + " " + localTime(device.last_seen_at);
+      fact(S.device, d);
+    } else {
+      fact(S.device, a.device_id !== null ? "#" + a.device_id : "");
+    }
     if (a.position) {
       var p = a.position;
       var where = p.lat.toFixed(5) + ", " + p.lon.toFixed(5) +
@@ -469,14 +478,16 @@
   }
 
   function loadDetail(id) {
-    Promise.all([api("GET", "/alarms/" + id), api("GET", "/alarms/" + id + "/map")]).then(function (rs) {
+    Promise.all([api("GET", "/alarms/" + id), api("GET", "/alarms/" + id + "/context")]).then(function (rs) {
       if (selectedId !== id) return;
       var detail = rs[0];
       if (detail.status !== 200) return;
+      var context = rs[1].status === 200 ? rs[1].data : { device: null, zones: [] };
       merge(detail.data);
+      devices.set(id, context.device);
       renderDetailHead(detail.data);
       renderTimeline(detail.data.timeline || []);
-      drawMap(detail.data, rs[1].status === 200 ? rs[1].data.zones : []);
+      drawMap(detail.data, context.zones);
     });
   }
 
