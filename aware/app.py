@@ -22,7 +22,7 @@ from aware.adapters.realtime import (
     SocketIOPublisher,
     dispatch_redis_manager,
 )
-from aware.alarms.escalation import default_chain
+from aware.alarms.escalation import chain_to_data, default_chain, parse_chain
 from aware.alarms.escalator import EscalatingPublisher, Escalator
 from aware.api import ApiError, error_body
 from aware.config import Settings, finalize, load_settings
@@ -109,6 +109,9 @@ def register_state(app: Flask, settings: Settings) -> None:
         device_tokens=TokenCache(),
         instruments=default_registry(settings.instance_path / OWNER_SUBFOLDER),
         ban_cache=BanCache(),
+        default_escalation=chain_to_data(
+            default_chain(settings.escalation_after_s, settings.escalation_phones)
+        ),
     )
     st = app.extensions["aware"]
     st.ban_checks = ban_checks_for(
@@ -150,7 +153,7 @@ def register_extensions(app: Flask, settings: Settings) -> None:
             st.sessions,
             notifier_for(settings),
             publisher,
-            default_chain(settings.escalation_after_s, settings.escalation_phones),
+            parse_chain(st.default_escalation),
             st.clock,
             public_url=settings.public_url,
         )

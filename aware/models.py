@@ -1,6 +1,6 @@
 """Import every model so the metadata (and Alembic autogenerate) sees all tables."""
 
-from aware.alarms.models import Alarm, AlarmLogEntry, Counter
+from aware.alarms.models import Alarm, AlarmLogEntry, Counter, EscalationChain
 from aware.auth.models import ApiToken, User
 from aware.db import Base
 from aware.devices.models import Device, DeviceEvent
@@ -29,5 +29,6 @@ __all__ = [
     "Counter",
     "Device",
     "DeviceEvent",
+    "EscalationChain",
     "User",
 ]

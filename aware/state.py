@@ -30,6 +30,9 @@ class AppState:
     instruments: Any = None  # risk.instruments.InstrumentRegistry
     ban_cache: Any = None  # risk.cache.BanCache
     ban_checks: Any = None  # risk.checks.ban_checks_for(...), run by intake
+    # The settings' escalation chain as data (escalation.chain_to_data), copied onto alarms
+    # whose type has no admin-set chain.
+    default_escalation: dict[str, Any] | None = None
     escalator: Any = None  # alarms.escalator.Escalator (not in the testing environment)
     notifier: Any = None  # adapters.notify: TwilioNotifier or NotConfigured
     clock: Callable[[], dt.datetime] = utcnow

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
+import itertools
 import logging
 import threading
 import time
@@ -50,15 +51,24 @@ class Escalator:
         self.clock = clock
         self.retry_delays_s = retry_delays_s
         self.public_url = public_url
-        self._heap: list[tuple[dt.datetime, int, int, str | None]] = []
+        # (due, tie-breaker, alarm id, firing number, token, kind)
+        self._heap: list[tuple[dt.datetime, int, int, int, str | None, str]] = []
+        self._order = itertools.count()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
 
-    def arm(self, alarm_id: int, due: dt.datetime, number: int, token: str | None) -> None:
+    def arm(
+        self,
+        alarm_id: int,
+        due: dt.datetime,
+        number: int,
+        token: str | None,
+        kind: str = "escalation",
+    ) -> None:
         """Arm the firing `number` of an alarm at `due`, carrying the alarm's escalation token
         (None for a first firing armed straight after raising: the alarm's own is used)."""
         with self._cond:
-            heapq.heappush(self._heap, (due, alarm_id, number, token))
+            heapq.heappush(self._heap, (due, next(self._order), alarm_id, number, token, kind))
             self._cond.notify()
             if self._thread is None:
                 self._thread = threading.Thread(
@@ -67,11 +77,11 @@ class Escalator:
                 self._thread.start()
 
     def arm_new(self, alarm: dict[str, Any]) -> None:
-        """After an alarm is committed: arm its first firing."""
-        raised = dt.datetime.fromisoformat(alarm["received_at"].replace("Z", "+00:00"))
-        first = esc.next_firing(self.default_chain, raised, 0)
-        if first is not None:
-            self.arm(alarm["id"], first.at, 0, None)
+        """After an alarm is committed: arm the first firing of its own (copied) chain; none
+        when that chain never escalates."""
+        due = alarm.get("escalation_due_at")
+        if due is not None:
+            self.arm(alarm["id"], _parse_time(due), 0, None)
 
     def rearm(self) -> int:
         """After a restart: arm the next firing of every open alarm still carrying a token."""
@@ -105,11 +115,11 @@ class Escalator:
                     if self._heap:
                         timeout = max(0.0, (self._heap[0][0] - self.clock()).total_seconds())
                     self._cond.wait(timeout)
-                due, alarm_id, number, token = heapq.heappop(self._heap)
+                due, _, alarm_id, number, token, kind = heapq.heappop(self._heap)
             try:
                 self.fire(alarm_id, number, token)
             except Exception:  # a broken firing must not stop the others
-                log.exception("escalation %s of alarm %s failed", number, alarm_id)
+                log.exception("%s %s of alarm %s failed", kind, number, alarm_id)
 
     def fire(self, alarm_id: int, number: int, timer_token: str | None) -> None:
         """Carry out firing `number` if the alarm still needs it."""
@@ -143,7 +153,11 @@ class Escalator:
             session.execute(
                 update(Alarm)
                 .where(Alarm.id == alarm_id)
-                .values(escalations_fired=number + 1, seq=next_seq(session.connection()))
+                .values(
+                    escalations_fired=number + 1,
+                    escalation_status=outcome_status(outcomes),
+                    seq=next_seq(session.connection()),
+                )
             )
             session.refresh(alarm)
             (published,) = alarm_dicts(session.connection(), [alarm], now)
@@ -215,6 +229,27 @@ class Escalator:
                 "firing": number,
             },
         )
+
+
+def outcome_status(outcomes: list[tuple[str, dict[str, Any]]]) -> str:
+    """One word for a firing's outcomes: "sent" when every message and call went out,
+    "not_sent" when nothing could be sent (no numbers, SMS/voice not configured), else
+    "failed" (at least one send failed: someone should look)."""
+    if outcomes and all(action == "escalated" for action, _ in outcomes):
+        return "sent"
+    unconfigured = all(
+        action == "escalation_not_sent"
+        or (
+            action == "escalation_failed"
+            and all("not configured" in e for e in detail.get("errors", []))
+        )
+        for action, detail in outcomes
+    )
+    return "not_sent" if unconfigured else "failed"
+
+
+def _parse_time(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def _message(alarm: Alarm) -> str:

@@ -49,6 +49,8 @@ class Alarm(Base):
     escalation: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     escalation_token: Mapped[str | None] = mapped_column(String(64), default=None)
     escalations_fired: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Outcome of the most recent firing: "sent", "failed" or "not_sent" (None before any).
+    escalation_status: Mapped[str | None] = mapped_column(String(16), default=None)
     # At most one alarm per stored device event (idempotent intake).
     event_pk: Mapped[int | None] = mapped_column(
         ForeignKey("device_events.id"), unique=True, default=None
@@ -68,6 +70,21 @@ class Alarm(Base):
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     resolved_by: Mapped[str | None] = mapped_column(String(128), default=None)
     outcome: Mapped[str | None] = mapped_column(String(16), default=None)
+
+
+class EscalationChain(Base):
+    """The escalation chain an admin set for one alarm type (`escalation.parse_chain` data).
+
+    Without a row the type uses the default chain from the settings. Copied onto each alarm
+    when it is raised, so editing a row never changes an alarm already raised.
+    """
+
+    __tablename__ = "escalation_chains"
+
+    alarm_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    chain: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(128))
 
 
 class AlarmLogEntry(Base):

@@ -7,10 +7,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aware.alarms import escalation as esc
 from aware.alarms.models import Alarm
 
 AlarmStatus = Literal["open", "acknowledged", "resolved"]
 OutcomeName = Literal["genuine", "false_alarm", "test", "technical"]
+EscalationStatus = Literal["sent", "failed", "not_sent"]
 
 
 class PositionOut(BaseModel):
@@ -53,6 +55,18 @@ class AlarmOut(BaseModel):
         default=None,
         description="the case card: reference, concern, victim (name, phone, address), "
         "perpetrator, active bans; only dispatch roles receive alarm objects",
+    )
+    escalation_due_at: dt.datetime | None = Field(
+        default=None,
+        description="when the next escalation (SMS/call) fires while the alarm stays open and "
+        "unacknowledged; null once acknowledged or resolved, or when its chain has no (more) "
+        "firings",
+    )
+    escalation_status: EscalationStatus | None = Field(
+        default=None,
+        description="outcome of the most recent escalation firing: sent (every message and call "
+        "went out), failed (at least one failed), not_sent (nothing could be sent: no numbers "
+        "or SMS/voice not configured); null before the first firing",
     )
 
 
@@ -138,7 +152,23 @@ def alarm_to_dict(alarm: Alarm, case: dict[str, Any] | None = None) -> dict[str,
         "late": bool(alarm.late),
         "detail": alarm.detail,
         "case": case,
+        "escalation_due_at": iso(escalation_due_at(alarm)),
+        "escalation_status": alarm.escalation_status,
     }
+
+
+def escalation_due_at(alarm: Alarm) -> dt.datetime | None:
+    """The next planned firing of the alarm's own (copied) chain while it is open and still
+    carries its escalation token; None otherwise. Alarms without a copied chain (raised before
+    chains were copied) show None, although the escalator still runs the default for them."""
+    if alarm.status != "open" or alarm.escalation_token is None or not alarm.escalation:
+        return None
+    try:
+        chain = esc.parse_chain(alarm.escalation)
+    except esc.ChainInvalid:
+        return None
+    firing = esc.next_firing(chain, alarm.received_at, alarm.escalations_fired or 0)
+    return firing.at if firing is not None else None
 
 
 def alarm_detail_to_dict(

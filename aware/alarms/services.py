@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import JSON, Connection, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from aware.adapters.realtime import Publisher
 from aware.alarms import rules
-from aware.alarms.models import Alarm, AlarmLogEntry, Counter
+from aware.alarms.models import Alarm, AlarmLogEntry, Counter, EscalationChain
 from aware.alarms.schemas import alarm_to_dict
 from aware.db import Prepared
 from aware.devices.models import Device
@@ -50,9 +50,22 @@ _NEXT_SEQ = (
 # On the alarm path: run on the DBAPI cursor (see aware.db.Prepared).
 _PREPARED_NEXT_SEQ = Prepared(_NEXT_SEQ, returning=(_COUNTERS.c.value,))
 _ALARMS = cast(Table, Alarm.__table__)
+_CHAINS = cast(Table, EscalationChain.__table__)
 _ALARM_COLUMNS = [c.key for c in _ALARMS.columns if c.key != "id"]
+# The chain in force for the alarm's type is copied onto the row by the insert itself (no extra
+# round trip): the admin-set chain if there is one, else the default chain from the settings.
+_CHAIN_IN_FORCE = func.coalesce(
+    select(_CHAINS.c.chain)
+    .where(_CHAINS.c.alarm_type == bindparam("chain_type"))
+    .scalar_subquery(),
+    bindparam("default_escalation", type_=JSON(none_as_null=True)),
+)
 _PREPARED_ALARM = Prepared(
-    insert(_ALARMS).returning(_ALARMS.c.id), returning=(_ALARMS.c.id,), column_keys=_ALARM_COLUMNS
+    insert(_ALARMS)
+    .values(escalation=_CHAIN_IN_FORCE)
+    .returning(_ALARMS.c.id, _ALARMS.c.escalation),
+    returning=(_ALARMS.c.id, _ALARMS.c.escalation),
+    column_keys=[k for k in _ALARM_COLUMNS if k != "escalation"],
 )
 
 
@@ -62,9 +75,15 @@ def alarm_dicts(conn: Connection, alarms: list[Any], now: dt.datetime) -> list[d
     return [alarm_to_dict(a, cards.get(a.case_id) if a.case_id else None) for a in alarms]
 
 
-def insert_alarm(conn: Connection, **values: Any) -> SimpleNamespace:
+def insert_alarm(
+    conn: Connection, default_escalation: dict[str, Any] | None = None, **values: Any
+) -> SimpleNamespace:
     """Insert one alarm row (values must include seq, type, priority, times); returns it as a
-    plain record ready for `alarm_to_dict`. The row is the record of the alarm's raising."""
+    plain record ready for `alarm_to_dict`. The row is the record of the alarm's raising.
+
+    Its `escalation` is the chain in force for its type: the admin-set one, else
+    `default_escalation` (the settings' chain as `escalation.chain_to_data`; None leaves it
+    empty, and the escalator then falls back to its own default)."""
     row: dict[str, Any] = dict.fromkeys(_ALARM_COLUMNS)
     # Every alarm starts with escalation armed: the token is what its timers must carry.
     row.update(
@@ -74,7 +93,9 @@ def insert_alarm(conn: Connection, **values: Any) -> SimpleNamespace:
         escalation_token=new_token(),
     )
     row.update(values)
-    ((alarm_id,),) = _PREPARED_ALARM.execute(conn, row)
+    params = {**row, "chain_type": row["type"], "default_escalation": default_escalation}
+    ((alarm_id, escalation),) = _PREPARED_ALARM.execute(conn, params)
+    row["escalation"] = escalation
     return SimpleNamespace(id=alarm_id, **row)
 
 

@@ -78,8 +78,12 @@ def authenticate(session: Session, token: str) -> Device | None:
     ).scalar_one_or_none()
 
 
-# (conn, case_id, device_id, new events, now) -> (new alarms, ids of alarms updated)
-BanChecks = Callable[[Connection, int, int, list[EventIn], dt.datetime], tuple[list[Any], set[int]]]
+# (conn, case_id, device_id, new events, now, default escalation chain data)
+#   -> (new alarms, ids of alarms updated)
+BanChecks = Callable[
+    [Connection, int, int, list[EventIn], dt.datetime, dict[str, Any] | None],
+    tuple[list[Any], set[int]],
+]
 
 
 class TokenCache:
@@ -205,11 +209,14 @@ def ingest(
     source: str = "ingest",
     extras: dict[str, dict[str, Any]] | None = None,
     ban_checks: BanChecks | None = None,
+    default_escalation: dict[str, Any] | None = None,
 ) -> IngestResult:
     """Store a device's events once each, raise their alarms, update the device's state.
 
     With `ban_checks`, a perpetrator tracker's new positions are judged against the case's
     bans in the same transaction (violations are committed with the position behind them).
+    `default_escalation` is the settings' chain, copied onto alarms whose type has no chain of
+    its own (see alarms.services.insert_alarm).
     """
     conn = session.connection()
     touched = _PREPARED_TOUCH.execute(conn, _device_params(device_id, events, now))
@@ -248,10 +255,10 @@ def ingest(
 
     link = _PREPARED_LINK.execute(conn, {"device_id": device_id})
     case_id, role = link[0] if link else (None, None)
-    new_alarms = _raise_alarms(conn, device, case_id, new_events, inserted, now)
+    new_alarms = _raise_alarms(conn, device, case_id, new_events, inserted, now, default_escalation)
     updated: set[int] = set()
     if ban_checks is not None and role == "perpetrator" and case_id is not None and new_events:
-        raised, updated = ban_checks(conn, case_id, device_id, new_events, now)
+        raised, updated = ban_checks(conn, case_id, device_id, new_events, now, default_escalation)
         new_alarms += raised
 
     duplicate_ids = [e for e in unique if e not in inserted]
@@ -291,6 +298,7 @@ def _raise_alarms(
     events: list[EventIn],
     pks: dict[str, int],
     now: dt.datetime,
+    default_escalation: dict[str, Any] | None,
 ) -> list[SimpleNamespace]:
     """Insert the alarms of new alarm events; returns them as plain records (no ORM state: this
     is the alarm path). The alarm row is the record of its raising (see alarms.services.get)."""
@@ -331,7 +339,7 @@ def _raise_alarms(
                 position_at=device.last_position_at,
                 position_source="last_known",
             )
-        alarms.append(insert_alarm(conn, **values))
+        alarms.append(insert_alarm(conn, default_escalation, **values))
     return alarms
 
 

@@ -116,6 +116,7 @@ def _store(
             source=source,
             extras=extras,
             ban_checks=st.ban_checks,
+            default_escalation=st.default_escalation,
         )
     except services.DeviceNotFound:
         raise ApiError(401, "unauthorized", "unknown or deactivated device token") from None

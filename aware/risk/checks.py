@@ -52,9 +52,16 @@ def ban_checks_for(cache: BanCache, settings: CheckSettings) -> Any:
     """The `ban_checks` callable that intake takes (see devices.services.ingest)."""
 
     def run(
-        conn: Connection, case_id: int, device_id: int, events: list[EventIn], now: dt.datetime
+        conn: Connection,
+        case_id: int,
+        device_id: int,
+        events: list[EventIn],
+        now: dt.datetime,
+        default_escalation: dict[str, Any] | None = None,
     ) -> tuple[list[SimpleNamespace], set[int]]:
-        result = check_positions(conn, cache, case_id, device_id, events, now, settings)
+        result = check_positions(
+            conn, cache, case_id, device_id, events, now, settings, default_escalation
+        )
         return result.new_alarms, result.updated_alarm_ids
 
     return run
@@ -95,8 +102,12 @@ def check_positions(
     events: list[EventIn],
     now: dt.datetime,
     settings: CheckSettings,
+    default_escalation: dict[str, Any] | None = None,
 ) -> CheckResult:
-    """Judge a perpetrator tracker's new fixes (oldest first) against the bans valid then."""
+    """Judge a perpetrator tracker's new fixes (oldest first) against the bans valid then.
+
+    Alarms raised get the chain in force for their type (`default_escalation` unless an admin
+    set one; see alarms.services.insert_alarm)."""
     result = CheckResult()
     fixes = sorted((e for e in events if e.position is not None), key=lambda e: e.occurred_at)
     if not fixes:
@@ -143,6 +154,7 @@ def check_positions(
             device_id,
             case_id,
             now,
+            default_escalation,
         )
         judged = {j.key for j in verdicts}
         # Zones with an open alarm need a distance even when this fix is far away (re-arming).
@@ -239,6 +251,7 @@ class _Fix:
     device_id: int
     case_id: int
     now: dt.datetime
+    default_escalation: dict[str, Any] | None = None
 
 
 @dataclass
@@ -319,6 +332,7 @@ def _raise(
     assert fix.ev.position is not None
     return insert_alarm(
         conn,
+        fix.default_escalation,
         seq=next_seq(conn),
         type=kind,
         priority=alarm_rules.priority_for(kind),

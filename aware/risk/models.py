@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aware.db import Base, BigId, UTCDateTime
@@ -34,6 +34,8 @@ class Case(Base):
     victim_address: Mapped[str | None] = mapped_column(String(300), default=None)
     victim_home_lat: Mapped[float | None] = mapped_column(Float, default=None)
     victim_home_lon: Mapped[float | None] = mapped_column(Float, default=None)
+    # Opt-in only (the perpetrator may hold her phone): an approach alarm texts the victim.
+    victim_sms: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     perpetrator_name: Mapped[str | None] = mapped_column(String(200), default=None)
     perpetrator_description: Mapped[str | None] = mapped_column(Text, default=None)
     perpetrator_vehicle: Mapped[str | None] = mapped_column(String(200), default=None)

@@ -32,12 +32,14 @@ def world(fresh_db_url):
     with sessions() as s:
         device, _ = device_services.register(s, "AW-ESC", "victim_alarm", utcnow())
     inner = RecordingPublisher()
+    current = {"chain": None}
 
     def make(after_s=0.5, phones=(PHONE,), notifier=None, repeats=0):
         notifier = notifier or TwilioNotifier(
             standin.account_sid, standin.auth_token, "+3197010203040", base_url=standin.base_url
         )
         chain = esc.default_chain(after_s, list(phones), repeat_every_s=10, max_repeats=repeats)
+        current["chain"] = esc.chain_to_data(chain)  # what the app copies onto new alarms
         escalator = Escalator(sessions, notifier, inner, chain, utcnow, retry_delays_s=(0.1,))
         return escalator, EscalatingPublisher(inner, escalator)
 
@@ -49,6 +51,7 @@ def world(fresh_db_url):
                 [EventIn(event_id=event_id, type="sos", occurred_at=utcnow())],
                 utcnow(),
                 publisher,
+                default_escalation=current["chain"],
             )
         return result.alarm_ids[0]
 

@@ -62,3 +62,22 @@ def test_times_are_utc_with_z():
     assert data["occurred_at"] == "2026-11-28T09:00:00.123456Z"
     assert data["position"]["at"] == "2026-11-28T09:00:00.123456Z"
     assert data["is_test"] is False and alarm_to_dict(alarm(type="test"))["is_test"] is True
+
+
+def test_escalation_due_at_follows_the_alarms_own_chain_while_open_and_armed():
+    chain = {"steps": [{"after_s": 30, "channels": ["sms"], "to": []}], "max_repeats": 0}
+    raised = T + dt.timedelta(seconds=1)
+    armed = dict(escalation=chain, escalation_token="tok", escalations_fired=0)
+    data = alarm_to_dict(alarm(**armed))
+    assert data["escalation_due_at"] == "2026-11-28T09:00:31.123456Z"
+    assert AlarmOut.model_validate(data).escalation_due_at == raised + dt.timedelta(seconds=30)
+    # Fired already (no more firings), accepted, never-escalating or not copied: null.
+    assert alarm_to_dict(alarm(**{**armed, "escalations_fired": 1}))["escalation_due_at"] is None
+    assert alarm_to_dict(alarm(**{**armed, "escalation_token": None}))["escalation_due_at"] is None
+    assert alarm_to_dict(alarm(**{**armed, "status": "acknowledged"}))["escalation_due_at"] is None
+    never = {**armed, "escalation": {"steps": []}}
+    assert alarm_to_dict(alarm(**never))["escalation_due_at"] is None
+    assert alarm_to_dict(alarm(**{**armed, "escalation": None}))["escalation_due_at"] is None
+    failed = alarm_to_dict(alarm(escalation_status="failed"))
+    assert failed["escalation_status"] == "failed"
+    assert AlarmOut.model_validate(failed).model_dump(mode="json") == failed

@@ -1,0 +1,178 @@
+"""Escalation chains per alarm type and the victim's opt-in SMS, end to end in-process.
+
+A real app on a database of its own (SQLite and PostgreSQL), its own escalation thread, the real
+`twilio` client against the local stand-in of Twilio's REST API.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from aware.adapters.notify import TwilioNotifier
+from aware.adapters.realtime import RecordingPublisher
+from aware.alarms import escalation as esc
+from aware.alarms.escalator import EscalatingPublisher, Escalator, outcome_status
+from aware.app import create_app
+from aware.auth.services import create_user, issue_token
+from tests.conftest import PASSWORD, bearer, settings_for
+from tests.standins.twilio_api import TwilioStandIn
+
+ON_CALL = "+31612345678"
+SOS_PHONE = "+31600000001"
+TAMPER_PHONE = "+31600000002"
+VICTIM_PHONE = "+31611122233"
+CENTRE = (52.0907, 5.1214)
+M_LON = 1 / 68_500
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def iso(t: dt.datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
+
+
+def parse(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def wait_until(predicate: Any, timeout: float = 8.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+class Live:
+    """An app with real sessions and a running escalator; people and devices made over HTTP."""
+
+    def __init__(self, url: str, tmp_path: Any, default_after_s: float, notifier: Any = None):
+        self.standin = TwilioStandIn().start()
+        settings = dataclasses.replace(
+            settings_for(tmp_path, url),
+            escalation_after_s=default_after_s,
+            escalation_phones=(ON_CALL,),
+        )
+        self.app = create_app(settings)
+        self.st = self.app.extensions["aware"]
+        self.inner = RecordingPublisher()
+        self.notifier = notifier or TwilioNotifier(
+            self.standin.account_sid,
+            self.standin.auth_token,
+            "+3197010203040",
+            base_url=self.standin.base_url,
+        )
+        self.escalator = Escalator(
+            self.st.sessions,
+            self.notifier,
+            self.inner,
+            esc.parse_chain(self.st.default_escalation),
+            utcnow,
+            retry_delays_s=(0.05,),
+        )
+        self.st.escalator = self.escalator
+        self.st.publisher = EscalatingPublisher(self.inner, self.escalator)
+        self.client = self.app.test_client()
+        self.headers = {role: self._person(role) for role in ("admin", "coordinator", "dispatcher")}
+
+    def _person(self, role: str) -> dict[str, str]:
+        with self.st.sessions() as s:
+            user = create_user(s, f"{role}-{uuid.uuid4().hex[:6]}", role, PASSWORD, utcnow())
+            token, _ = issue_token(s, user, utcnow(), 3600)
+        return bearer(token)
+
+    def device(self, kind: str = "victim_alarm") -> dict[str, Any]:
+        r = self.client.post(
+            "/api/v1/devices",
+            headers=self.headers["coordinator"],
+            json={"serial": f"S-{uuid.uuid4().hex[:8]}", "kind": kind},
+        )
+        assert r.status_code == 201, r.get_json()
+        data: dict[str, Any] = r.get_json()
+        data["headers"] = bearer(data["token"])
+        return data
+
+    def post_event(self, device: dict[str, Any], type_: str, **extra: Any) -> list[int]:
+        body = {"event_id": uuid.uuid4().hex, "type": type_, "occurred_at": iso(utcnow())}
+        body.update(extra)
+        r = self.client.post("/api/v1/ingest", headers=device["headers"], json=body)
+        assert r.status_code == 202, r.get_json()
+        ids: list[int] = r.get_json()["alarm_ids"]
+        return ids
+
+    def alarm(self, alarm_id: int) -> dict[str, Any]:
+        r = self.client.get(f"/api/v1/alarms/{alarm_id}", headers=self.headers["dispatcher"])
+        assert r.status_code == 200
+        data: dict[str, Any] = r.get_json()
+        return data
+
+    def actions(self, alarm_id: int) -> list[str]:
+        return [e["action"] for e in self.alarm(alarm_id)["timeline"]]
+
+    def sent_to(self, phone: str) -> list[dict[str, Any]]:
+        return [r for r in self.standin.requests if r.get("To") == phone]
+
+    def put_chain(self, alarm_type: str, data: dict[str, Any]) -> Any:
+        return self.client.put(
+            f"/api/v1/escalation-chains/{alarm_type}", headers=self.headers["admin"], json=data
+        )
+
+    def close(self) -> None:
+        self.standin.stop()
+        self.st.engine.dispose()
+
+
+@pytest.fixture
+def live(fresh_db_url, tmp_path):
+    made: list[Live] = []
+
+    def make(default_after_s: float = 600.0, notifier: Any = None) -> Live:
+        made.append(Live(fresh_db_url, tmp_path, default_after_s, notifier))
+        return made[-1]
+
+    yield make
+    for world in made:
+        world.close()
+
+
+# --- chains copied onto alarms ---------------------------------------------------------------
+
+
+def test_types_without_a_chain_of_their_own_copy_the_default(live):
+    w = live(default_after_s=0.5)
+    (alarm_id,) = w.post_event(w.device(), "battery_low")
+    alarm = w.alarm(alarm_id)
+    due = parse(alarm["escalation_due_at"]) - parse(alarm["received_at"])
+    assert due == dt.timedelta(seconds=0.5)
+    assert wait_until(lambda: len(w.sent_to(ON_CALL)) == 2)  # SMS and call
+    assert wait_until(lambda: w.alarm(alarm_id)["escalation_status"] == "sent")
+    # The default chain repeats: the next firing is planned.
+    assert w.alarm(alarm_id)["escalation_due_at"] is not None
+
+
+def test_acknowledging_clears_the_due_time(live):
+    w = live()
+    (alarm_id,) = w.post_event(w.device(), "sos")
+    assert w.alarm(alarm_id)["escalation_due_at"] is not None
+    r = w.client.post(f"/api/v1/alarms/{alarm_id}/ack", headers=w.headers["dispatcher"])
+    assert r.status_code == 200 and r.get_json()["escalation_due_at"] is None
+
+
+def test_outcome_status_words():
+    ok = ("escalated", {"sid": "SM1"})
+    failed = ("escalation_failed", {"errors": ["SMS to +31... failed: HTTP 500"]})
+    unconfigured = ("escalation_failed", {"errors": ["not sent: SMS not configured"]})
+    no_numbers = ("escalation_not_sent", {"reason": "no escalation numbers configured"})
+    assert outcome_status([ok, ok]) == "sent"
+    assert outcome_status([ok, failed]) == "failed"
+    assert outcome_status([unconfigured, unconfigured]) == "not_sent"
+    assert outcome_status([no_numbers]) == "not_sent"
