@@ -181,6 +181,7 @@ def notifier_for(settings: Settings) -> Any:
 
 
 def register_blueprints(app: Flask) -> None:
+    from aware.alarms.chains import api as chains_api
     from aware.alarms.phone import phone
     from aware.alarms.views import api as alarms_api
     from aware.auth.views import api as auth_api
@@ -190,7 +191,7 @@ def register_blueprints(app: Flask) -> None:
     from aware.risk.views import api as risk_api
     from aware.web.views import ops, web
 
-    for bp in (auth_api, devices_api, alarms_api, risk_api, protocols, phone):
+    for bp in (auth_api, devices_api, alarms_api, chains_api, risk_api, protocols, phone):
         csrf.exempt(bp)  # bearer tokens or device tokens, never cookies
         app.register_blueprint(bp)
     for bp in (auth_web, web, ops):
