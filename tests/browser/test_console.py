@@ -271,5 +271,7 @@ def test_violation_shows_case_card_and_zone_on_the_map_without_tiles(
     assert "+31611112222" in text and "Laan 3" in text and "blauwe bestelbus" in text
     assert "gebiedsverbod" in text and "509hh Sv" in text
     # Zone circle, accuracy circle and position marker: drawn with no tile server at all.
-    page.wait_for_function("document.querySelectorAll('#map path.leaflet-interactive').length >= 3")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#map path.leaflet-interactive').length >= 3"
+    )
     assert page.locator("#map img.leaflet-tile").count() == 0
