@@ -121,6 +121,8 @@ class Operation:
     query: type[BaseModel] | None
     responses: dict[int, tuple[str, type[BaseModel] | None]]
     content_type: str = "application/json"
+    # JSON schema type of each path parameter: "integer" for <int:...>, else "string".
+    path_types: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -148,6 +150,10 @@ class ApiRegistry:
         """Register a Flask route and record it for the OpenAPI document."""
         prefix = (bp.url_prefix or "") if document_prefix is None else document_prefix
         path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", prefix + rule)
+        path_types = {
+            name: "integer" if converter == "int" else "string"
+            for converter, name in re.findall(r"<(?:([a-z]+):)?([a-z_]+)>", rule)
+        }
         self.operations.append(
             Operation(
                 method.lower(),
@@ -160,6 +166,7 @@ class ApiRegistry:
                 query,
                 responses,
                 content_type,
+                path_types,
             )
         )
 
@@ -194,7 +201,12 @@ class ApiRegistry:
             else:
                 item["security"] = []
             params = [
-                {"name": n, "in": "path", "required": True, "schema": {"type": "integer"}}
+                {
+                    "name": n,
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": op.path_types.get(n, "integer")},
+                }
                 for n in re.findall(r"{([a-z_]+)}", op.path)
             ]
             if op.query:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from flask import Blueprint
+from flask import Blueprint, g
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 from aware.alarms import escalation as esc
 from aware.alarms import rules
 from aware.alarms.models import EscalationChain
-from aware.api import ApiError, registry
+from aware.api import ApiError, parse_body, registry
 from aware.auth.access import roles_required
 from aware.devices.schemas import Strict
-from aware.state import db, state
+from aware.state import db, now, state
 
 api = Blueprint("chains_api", __name__, url_prefix="/api/v1")
 ADMIN = ("admin",)
@@ -92,6 +92,21 @@ def chains(session: Session) -> dict[str, EscalationChain]:
     return {row.alarm_type: row for row in session.scalars(select(EscalationChain))}
 
 
+def set_chain(
+    session: Session, alarm_type: str, chain: esc.Chain, by: str, at: dt.datetime
+) -> EscalationChain:
+    """Give an alarm type a chain of its own (alarms raised from now on copy it)."""
+    row = session.get(EscalationChain, alarm_type, with_for_update=True)
+    if row is None:
+        row = EscalationChain(alarm_type=alarm_type)
+        session.add(row)
+    row.chain = esc.chain_to_data(chain)
+    row.updated_at = at
+    row.updated_by = by
+    session.commit()
+    return row
+
+
 @registry.route(
     api,
     "/escalation-chains",
@@ -106,3 +121,28 @@ def list_chains():  # type: ignore[no-untyped-def]
     rows = chains(db())
     db().rollback()
     return {"chains": [_out(_entry(t, rows.get(t))) for t in rules.ALARM_TYPES]}
+
+
+@registry.route(
+    api,
+    "/escalation-chains/<alarm_type>",
+    "PUT",
+    summary="Set the escalation chain of an alarm type (steps [] never escalates); alarms "
+    "already raised keep the chain they were raised with",
+    tag="escalation",
+    roles=ADMIN,
+    request=ChainIn,
+    responses={200: ("the type's chain", ChainEntryOut), 404: ("unknown alarm type", None)},
+)
+@roles_required(*ADMIN)
+def put_chain(alarm_type: str):  # type: ignore[no-untyped-def]
+    _known(alarm_type)
+    body = parse_body(ChainIn)
+    try:
+        chain = esc.parse_chain(body.model_dump())
+    except esc.ChainInvalid as exc:
+        raise ApiError(
+            422, "invalid_field", "the chain is invalid", {exc.field: exc.message}
+        ) from None
+    row = set_chain(db(), alarm_type, chain, g.user.username, now())
+    return _out(_entry(alarm_type, row))

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from aware.adapters.notify import TwilioNotifier
+from aware.adapters.notify import NotConfigured, TwilioNotifier
 from aware.adapters.realtime import RecordingPublisher
 from aware.alarms import escalation as esc
 from aware.alarms.escalator import EscalatingPublisher, Escalator, outcome_status
@@ -50,6 +50,10 @@ def wait_until(predicate: Any, timeout: float = 8.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def chain(after_s: float, to: str, channels: tuple[str, ...] = ("sms",)) -> dict[str, Any]:
+    return {"steps": [{"after_s": after_s, "channels": list(channels), "to": [to]}]}
 
 
 class Live:
@@ -147,6 +151,33 @@ def live(fresh_db_url, tmp_path):
 # --- chains copied onto alarms ---------------------------------------------------------------
 
 
+def test_each_type_escalates_with_its_own_chain_copied_at_raising(live):
+    w = live()
+    assert w.put_chain("sos", chain(1, SOS_PHONE)).status_code == 200
+    assert w.put_chain("tamper", chain(3, TAMPER_PHONE)).status_code == 200
+    dev = w.device()
+    started = time.monotonic()
+    (sos_id,) = w.post_event(dev, "sos")
+    (tamper_id,) = w.post_event(dev, "tamper")
+    sos, tamper = w.alarm(sos_id), w.alarm(tamper_id)
+    for alarm, after in ((sos, 1), (tamper, 3)):
+        due = parse(alarm["escalation_due_at"]) - parse(alarm["received_at"])
+        assert due == dt.timedelta(seconds=after)
+        assert alarm["escalation_status"] is None
+    assert wait_until(lambda: w.sent_to(SOS_PHONE))
+    sos_at = time.monotonic() - started
+    assert 0.8 <= sos_at < 2.5 and not w.sent_to(TAMPER_PHONE)
+    assert wait_until(lambda: w.sent_to(TAMPER_PHONE))
+    assert time.monotonic() - started >= 2.8
+    assert not w.sent_to(ON_CALL)  # neither used the default chain
+    assert wait_until(lambda: w.alarm(tamper_id)["escalation_status"] == "sent")
+    sos = w.alarm(sos_id)
+    assert sos["escalation_status"] == "sent" and sos["escalation_due_at"] is None  # no more
+    # The published update carries both fields too.
+    updated = [p for n, p in w.inner.events if n == "alarm.updated" and p["id"] == sos_id]
+    assert updated[-1]["escalation_status"] == "sent"
+
+
 def test_types_without_a_chain_of_their_own_copy_the_default(live):
     w = live(default_after_s=0.5)
     (alarm_id,) = w.post_event(w.device(), "battery_low")
@@ -159,12 +190,34 @@ def test_types_without_a_chain_of_their_own_copy_the_default(live):
     assert w.alarm(alarm_id)["escalation_due_at"] is not None
 
 
+def test_a_chain_without_steps_never_escalates(live):
+    w = live(default_after_s=0.3)
+    assert w.put_chain("test", {"steps": []}).status_code == 200
+    (alarm_id,) = w.post_event(w.device(), "test")
+    alarm = w.alarm(alarm_id)
+    assert alarm["escalation_due_at"] is None and alarm["escalation_status"] is None
+    time.sleep(1.2)  # the default (0.3 s) would have fired by now
+    assert w.standin.requests == []
+    assert not any(a.startswith("escalat") for a in w.actions(alarm_id))
+
+
 def test_acknowledging_clears_the_due_time(live):
     w = live()
     (alarm_id,) = w.post_event(w.device(), "sos")
     assert w.alarm(alarm_id)["escalation_due_at"] is not None
     r = w.client.post(f"/api/v1/alarms/{alarm_id}/ack", headers=w.headers["dispatcher"])
     assert r.status_code == 200 and r.get_json()["escalation_due_at"] is None
+
+
+def test_status_not_sent_without_twilio_and_failed_when_twilio_fails(live):
+    w = live(default_after_s=0.2, notifier=NotConfigured())
+    (alarm_id,) = w.post_event(w.device(), "sos")
+    assert wait_until(lambda: w.alarm(alarm_id)["escalation_status"] == "not_sent")
+    w2 = live()
+    w2.standin.fail_next = 100
+    assert w2.put_chain("sos", chain(0.2, SOS_PHONE)).status_code == 200
+    (failing,) = w2.post_event(w2.device(), "sos")
+    assert wait_until(lambda: w2.alarm(failing)["escalation_status"] == "failed")
 
 
 def test_outcome_status_words():

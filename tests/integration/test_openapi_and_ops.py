@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from openapi_spec_validator import validate
 
 CONTRACT = {
@@ -26,7 +28,7 @@ def test_openapi_is_valid_and_covers_every_route(client, app):
     served = set()
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1") or rule.rule == "/osmand":
-            path = rule.rule.replace("<int:", "{").replace(">", "}")
+            path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
             served |= {(path, m.lower()) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert served == documented
 
