@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from flask import Blueprint, g
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from aware.alarms import escalation as esc
@@ -107,6 +107,12 @@ def set_chain(
     return row
 
 
+def reset_chain(session: Session, alarm_type: str) -> None:
+    """Back to the settings' default chain for alarms raised from now on."""
+    session.execute(delete(EscalationChain).where(EscalationChain.alarm_type == alarm_type))
+    session.commit()
+
+
 @registry.route(
     api,
     "/escalation-chains",
@@ -146,3 +152,19 @@ def put_chain(alarm_type: str):  # type: ignore[no-untyped-def]
         ) from None
     row = set_chain(db(), alarm_type, chain, g.user.username, now())
     return _out(_entry(alarm_type, row))
+
+
+@registry.route(
+    api,
+    "/escalation-chains/<alarm_type>",
+    "DELETE",
+    summary="Back to the settings' default chain for an alarm type",
+    tag="escalation",
+    roles=ADMIN,
+    responses={200: ("the type's chain (the default)", ChainEntryOut), 404: ("unknown", None)},
+)
+@roles_required(*ADMIN)
+def delete_chain(alarm_type: str):  # type: ignore[no-untyped-def]
+    _known(alarm_type)
+    reset_chain(db(), alarm_type)
+    return _out(_entry(alarm_type, None))

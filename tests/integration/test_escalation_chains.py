@@ -190,6 +190,28 @@ def test_types_without_a_chain_of_their_own_copy_the_default(live):
     assert w.alarm(alarm_id)["escalation_due_at"] is not None
 
 
+def test_editing_a_chain_never_changes_an_alarm_already_raised(live):
+    w = live()
+    assert w.put_chain("sos", chain(1.5, SOS_PHONE)).status_code == 200
+    dev = w.device()
+    started = time.monotonic()
+    (alarm_id,) = w.post_event(dev, "sos")
+    due = w.alarm(alarm_id)["escalation_due_at"]
+    assert w.put_chain("sos", chain(60, TAMPER_PHONE)).status_code == 200
+    assert w.alarm(alarm_id)["escalation_due_at"] == due
+    assert w.client.delete("/api/v1/escalation-chains/sos", headers=w.headers["admin"]).status_code
+    assert w.alarm(alarm_id)["escalation_due_at"] == due
+    assert wait_until(lambda: w.sent_to(SOS_PHONE))
+    assert time.monotonic() - started >= 1.3
+    assert not w.sent_to(TAMPER_PHONE) and not w.sent_to(ON_CALL)
+    # A new alarm takes the chain in force now (the default again).
+    (later,) = w.post_event(dev, "sos")
+    alarm = w.alarm(later)
+    assert parse(alarm["escalation_due_at"]) - parse(alarm["received_at"]) == dt.timedelta(
+        seconds=600
+    )
+
+
 def test_a_chain_without_steps_never_escalates(live):
     w = live(default_after_s=0.3)
     assert w.put_chain("test", {"steps": []}).status_code == 200

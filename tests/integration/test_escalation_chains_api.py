@@ -54,6 +54,15 @@ def test_put_sets_a_types_chain(client, admin):
     assert chains(client, admin)["tamper"]["chain"]["steps"] == []
 
 
+def test_delete_restores_the_default(client, admin):
+    assert client.put("/api/v1/escalation-chains/tamper", headers=admin, json=CHAIN).status_code
+    r = client.delete("/api/v1/escalation-chains/tamper", headers=admin)
+    assert r.status_code == 200 and r.get_json()["default"] is True
+    assert chains(client, admin)["tamper"]["default"] is True
+    # Deleting a default is harmless.
+    assert client.delete("/api/v1/escalation-chains/tamper", headers=admin).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -119,6 +128,22 @@ def test_bad_put_requests_change_nothing(client, admin, dispatcher, coordinator)
     assert chains(client, admin) == before
 
 
+def test_bad_delete_requests_change_nothing(client, admin, dispatcher, coordinator):
+    assert client.put("/api/v1/escalation-chains/sos", headers=admin, json=CHAIN).status_code
+    before = chains(client, admin)
+    url = "/api/v1/escalation-chains/sos"
+    cases = [
+        (client.delete(url), 401),
+        (client.delete(url, headers=dispatcher), 403),
+        (client.delete(url, headers=coordinator), 403),
+        (client.delete("/api/v1/escalation-chains/fire", headers=admin), 404),
+    ]
+    for resp, status in cases:
+        assert resp.status_code == status, (status, resp.get_json())
+        assert set(resp.get_json()["error"]) == {"code", "message", "fields"}
+    assert chains(client, admin) == before
+
+
 def test_openapi_documents_chains_and_the_new_alarm_fields(client):
     spec = client.get("/api/openapi.json").get_json()
     paths = spec["paths"]
@@ -137,3 +162,9 @@ def test_openapi_documents_chains_and_the_new_alarm_fields(client):
         if v.get("type") != "null"
     }
     assert statuses in ({("sent", "failed", "not_sent")}, {"sent", "failed", "not_sent"})
+
+
+def test_openapi_documents_deleting_a_chain(client):
+    spec = client.get("/api/openapi.json").get_json()
+    delete = spec["paths"]["/api/v1/escalation-chains/{alarm_type}"]["delete"]
+    assert set(delete["responses"]) >= {"200", "401", "403", "404"}
