@@ -13,6 +13,7 @@ import datetime as dt
 import heapq
 import itertools
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -22,13 +23,24 @@ from sqlalchemy import select, update
 
 from aware.adapters.notify import Notifier, NotSent
 from aware.alarms import escalation as esc
-from aware.alarms.models import Alarm
+from aware.alarms.models import Alarm, AlarmLogEntry
 from aware.alarms.phone import gather_twiml
 from aware.alarms.services import Actor, alarm_dicts, log_entry, next_seq
+from aware.risk.models import Case
 
 log = logging.getLogger(__name__)
 SYSTEM = Actor("system", None, "escalatie")
 RETRY_DELAYS_S = (1.0, 2.0, 4.0)
+# Approach alarms that text the victim of a case that opted in (Case.victim_sms).
+VICTIM_ALARM_TYPES = frozenset({"proximity_warning", "proximity_violation"})
+VICTIM_ACTIONS = ("victim_notified", "victim_notification_failed", "victim_notification_not_sent")
+# No names, distances or anything about the perpetrator: the phone may not be hers alone.
+VICTIM_TEXT = (
+    "AWARE: mogelijk is de persoon met een contactverbod in de buurt. Zoek een veilige plek. "
+    "Bij direct gevaar: druk op uw alarmknop of bel 112."
+)
+VICTIM_SMS = "victim"  # heap entries of this kind text the victim instead of escalating
+_PHONE_LIKE = re.compile(r"\+?\d[\d ()-]{6,}\d")
 
 
 class Escalator:
@@ -66,7 +78,8 @@ class Escalator:
         kind: str = "escalation",
     ) -> None:
         """Arm the firing `number` of an alarm at `due`, carrying the alarm's escalation token
-        (None for a first firing armed straight after raising: the alarm's own is used)."""
+        (None for a first firing armed straight after raising: the alarm's own is used).
+        Kind VICTIM_SMS instead texts the victim of the alarm's case (if she opted in)."""
         with self._cond:
             heapq.heappush(self._heap, (due, next(self._order), alarm_id, number, token, kind))
             self._cond.notify()
@@ -82,6 +95,9 @@ class Escalator:
         due = alarm.get("escalation_due_at")
         if due is not None:
             self.arm(alarm["id"], _parse_time(due), 0, None)
+        if alarm.get("type") in VICTIM_ALARM_TYPES and alarm.get("case_id") is not None:
+            # Whether she opted in is read on the escalation thread, never on intake's.
+            self.arm(alarm["id"], self.clock(), 0, None, VICTIM_SMS)
 
     def rearm(self) -> int:
         """After a restart: arm the next firing of every open alarm still carrying a token."""
@@ -117,7 +133,10 @@ class Escalator:
                     self._cond.wait(timeout)
                 due, _, alarm_id, number, token, kind = heapq.heappop(self._heap)
             try:
-                self.fire(alarm_id, number, token)
+                if kind == VICTIM_SMS:
+                    self.notify_victim(alarm_id)
+                else:
+                    self.fire(alarm_id, number, token)
             except Exception:  # a broken firing must not stop the others
                 log.exception("%s %s of alarm %s failed", kind, number, alarm_id)
 
@@ -166,6 +185,56 @@ class Escalator:
         following = esc.next_firing(chain, received_at, number + 1)
         if following is not None:
             self.arm(alarm_id, following.at, following.number, token)
+
+    def notify_victim(self, alarm_id: int) -> None:
+        """Text the victim once about an approach alarm, if her case opted in and has her
+        number. The timeline records the outcome, never the number; opted out: nothing at
+        all is sent or recorded."""
+        with self.sessions() as session:
+            alarm = session.get(Alarm, alarm_id)
+            if alarm is None or alarm.type not in VICTIM_ALARM_TYPES or alarm.case_id is None:
+                return
+            case = session.get(Case, alarm.case_id)
+            if case is None or not case.victim_sms:
+                return
+            done = session.scalar(
+                select(AlarmLogEntry.id)
+                .where(AlarmLogEntry.alarm_id == alarm_id, AlarmLogEntry.action.in_(VICTIM_ACTIONS))
+                .limit(1)
+            )
+            phone = case.victim_phone
+            session.rollback()
+        if done is not None:
+            return  # already texted (or tried): once per alarm
+        if not phone:
+            outcome = ("victim_notification_not_sent", {"reason": "no victim phone number"})
+        else:
+            outcome = self._text_victim(phone)
+        with self.sessions() as session:
+            alarm = session.execute(
+                select(Alarm).where(Alarm.id == alarm_id).with_for_update()
+            ).scalar_one()
+            now = self.clock()
+            log_entry(session, alarm_id, outcome[0], SYSTEM, now, outcome[1])
+            alarm.seq = next_seq(session.connection())
+            (published,) = alarm_dicts(session.connection(), [alarm], now)
+            session.commit()
+        self.publisher.alarm_updated(published)
+
+    def _text_victim(self, phone: str) -> tuple[str, dict[str, Any]]:
+        errors: list[str] = []
+        for attempt, delay in enumerate((0.0, *self.retry_delays_s)):
+            if delay:
+                time.sleep(delay)
+            try:
+                sid = self.notifier.send_sms(phone, VICTIM_TEXT)
+                return ("victim_notified", {"channel": "sms", "sid": sid, "attempts": attempt + 1})
+            except NotSent as exc:
+                message = _PHONE_LIKE.sub("[nummer]", str(exc).replace(phone, "[nummer]"))
+                if "not configured" in message:
+                    return ("victim_notification_not_sent", {"reason": message})
+                errors.append(message)
+        return ("victim_notification_failed", {"errors": errors, "attempts": len(errors)})
 
     def _send(
         self, firing: esc.Firing, text: str, alarm_id: int

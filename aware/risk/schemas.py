@@ -81,10 +81,19 @@ class CaseOut(BaseModel):
     concern: Concern | None
     reassess_due: dt.datetime | None
     eligible_aware: bool
+    victim_sms: bool = Field(
+        default=False,
+        description="opt-in: an approach alarm (proximity_warning/violation) texts the victim a "
+        "short safety message; off by default (the perpetrator may hold her phone)",
+    )
     open_actions: list[ActionOut]
     devices: list[CaseDeviceOut]
     created_at: dt.datetime
     updated_at: dt.datetime
+
+
+class VictimNotificationIn(Strict):
+    sms: bool = Field(description="text the victim when the perpetrator approaches")
 
 
 class CaseList(BaseModel):

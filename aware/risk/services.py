@@ -111,6 +111,19 @@ def update_case(session: Session, case_id: int, body: Any, now: dt.datetime) -> 
     return case
 
 
+def set_victim_notification(session: Session, case_id: int, sms: bool, now: dt.datetime) -> Case:
+    """Switch the victim's approach SMS on or off (opt-in; on needs her phone number)."""
+    case = get_case(session, case_id)
+    if sms and not case.victim_phone:
+        session.rollback()
+        raise CaseError(422, "the case has no victim phone number to text", "sms")
+    if case.victim_sms != sms:
+        case.victim_sms = sms
+        case.updated_at = now
+    session.commit()
+    return case
+
+
 def list_cases(
     session: Session, municipality: str | None, status: str | None, concern: str | None, limit: int
 ) -> list[Case]:

@@ -28,6 +28,7 @@ from aware.risk.schemas import (
     CaseOut,
     CaseUpdate,
     LinkDevice,
+    VictimNotificationIn,
 )
 from aware.state import db, now, state
 
@@ -96,6 +97,7 @@ def case_to_dict(case: Case) -> dict[str, Any]:
         concern=case.concern,  # type: ignore[arg-type]
         reassess_due=case.reassess_due,
         eligible_aware=case.eligible_aware,
+        victim_sms=case.victim_sms,
         open_actions=[
             ActionOut(
                 id=a.id,
@@ -185,6 +187,23 @@ def update_case(case_id: int):  # type: ignore[no-untyped-def]
     _case_writer(case_id)
     body = parse_body(CaseUpdate)
     return case_to_dict(services.update_case(db(), case_id, body, now()))
+
+
+@registry.route(
+    api,
+    "/cases/<int:case_id>/victim-notification",
+    "PUT",
+    summary="Switch the victim's approach SMS on or off (opt-in; on needs her phone number)",
+    tag="cases",
+    roles=WRITE,
+    request=VictimNotificationIn,
+    responses={200: ("case", CaseOut), 404: ("unknown case", None)},
+)
+@roles_required(*WRITE)
+def set_victim_notification(case_id: int):  # type: ignore[no-untyped-def]
+    _case_writer(case_id)
+    body = parse_body(VictimNotificationIn)
+    return case_to_dict(services.set_victim_notification(db(), case_id, body.sms, now()))
 
 
 @registry.route(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import time
 import uuid
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 from aware.adapters.notify import NotConfigured, TwilioNotifier
 from aware.adapters.realtime import RecordingPublisher
 from aware.alarms import escalation as esc
-from aware.alarms.escalator import EscalatingPublisher, Escalator, outcome_status
+from aware.alarms.escalator import VICTIM_TEXT, EscalatingPublisher, Escalator, outcome_status
 from aware.app import create_app
 from aware.auth.services import create_user, issue_token
 from tests.conftest import PASSWORD, bearer, settings_for
@@ -251,3 +252,127 @@ def test_outcome_status_words():
     assert outcome_status([ok, failed]) == "failed"
     assert outcome_status([unconfigured, unconfigured]) == "not_sent"
     assert outcome_status([no_numbers]) == "not_sent"
+
+
+# --- the victim's opt-in SMS -------------------------------------------------------------------
+
+
+def approach_case(w: Live, phone: str | None = VICTIM_PHONE, opt_in: bool = True) -> dict[str, Any]:
+    coord = w.headers["coordinator"]
+    victim: dict[str, Any] = {"name": "Anouk"}
+    if phone:
+        victim["phone"] = phone
+    case = w.client.post(
+        "/api/v1/cases",
+        headers=coord,
+        json={"reference": f"V-{uuid.uuid4().hex[:6]}", "municipality": "0344", "victim": victim},
+    ).get_json()
+    devices = {}
+    for kind, role in (("victim_alarm", "victim"), ("perpetrator_tracker", "perpetrator")):
+        devices[role] = w.device(kind)
+        r = w.client.post(
+            f"/api/v1/cases/{case['id']}/devices",
+            headers=coord,
+            json={"device_id": devices[role]["id"], "role": role},
+        )
+        assert r.status_code == 201
+    now = utcnow()
+    r = w.client.post(
+        f"/api/v1/cases/{case['id']}/bans",
+        headers=coord,
+        json={
+            "kind": "contact",
+            "distance_m": 500,
+            "valid_from": iso(now - dt.timedelta(days=1)),
+            "valid_until": iso(now + dt.timedelta(days=30)),
+            "legal_basis": "509hh Sv",
+        },
+    )
+    assert r.status_code == 201
+    if opt_in:
+        r = w.client.put(
+            f"/api/v1/cases/{case['id']}/victim-notification", headers=coord, json={"sms": True}
+        )
+        assert r.status_code == 200 and r.get_json()["victim_sms"] is True
+    w.post_event(devices["victim"], "position", position=fix(0))
+    return {"case": case, **devices}
+
+
+def fix(east_m: float) -> dict[str, float]:
+    return {"lat": CENTRE[0], "lon": CENTRE[1] + east_m * M_LON, "accuracy_m": 5.0}
+
+
+def victim_entries(w: Live, alarm_id: int) -> list[dict[str, Any]]:
+    return [e for e in w.alarm(alarm_id)["timeline"] if e["action"].startswith("victim_")]
+
+
+def test_approach_texts_the_victim_once_with_opt_in(live):
+    w = live()
+    c = approach_case(w)
+    (warning_id,) = w.post_event(c["perpetrator"], "position", position=fix(800))
+    assert w.alarm(warning_id)["type"] == "proximity_warning"
+    assert wait_until(lambda: victim_entries(w, warning_id))
+    (sms,) = w.sent_to(VICTIM_PHONE)
+    assert sms["kind"] == "sms" and sms["Body"] == VICTIM_TEXT
+    for word in ("Anouk", "500", "800", "meter"):
+        assert word not in sms["Body"]
+    (entry,) = victim_entries(w, warning_id)
+    assert entry["action"] == "victim_notified" and entry["detail"]["sid"].startswith("SM")
+    # Later positions of the same episode text nobody again.
+    assert w.post_event(c["perpetrator"], "position", position=fix(790)) == []
+    time.sleep(0.5)
+    assert len(w.sent_to(VICTIM_PHONE)) == 1
+    timeline = json.dumps(w.alarm(warning_id)["timeline"])
+    assert VICTIM_PHONE not in timeline and VICTIM_PHONE[3:] not in timeline
+
+
+def test_without_opt_in_nothing_is_sent_or_recorded(live):
+    w = live()
+    c = approach_case(w, opt_in=False)
+    (warning_id,) = w.post_event(c["perpetrator"], "position", position=fix(800))
+    (violation_id,) = w.post_event(c["perpetrator"], "position", position=fix(300))
+    time.sleep(0.8)
+    assert w.sent_to(VICTIM_PHONE) == []
+    assert victim_entries(w, warning_id) == [] and victim_entries(w, violation_id) == []
+
+
+def test_the_victim_is_not_texted_about_her_own_sos(live):
+    w = live()
+    c = approach_case(w)
+    (sos_id,) = w.post_event(c["victim"], "sos")
+    time.sleep(0.8)
+    assert w.sent_to(VICTIM_PHONE) == [] and victim_entries(w, sos_id) == []
+
+
+def test_a_failed_victim_sms_is_recorded_without_her_number(live):
+    w = live()
+    c = approach_case(w)
+    w.standin.fail_next = 100
+    (warning_id,) = w.post_event(c["perpetrator"], "position", position=fix(800))
+    assert wait_until(lambda: victim_entries(w, warning_id))
+    (entry,) = victim_entries(w, warning_id)
+    assert entry["action"] == "victim_notification_failed"
+    assert entry["detail"]["attempts"] == 2
+    assert VICTIM_PHONE not in json.dumps(entry) and VICTIM_PHONE[3:] not in json.dumps(entry)
+
+
+def test_victim_sms_without_twilio_is_recorded_as_not_sent(live):
+    w = live(notifier=NotConfigured())
+    c = approach_case(w)
+    (warning_id,) = w.post_event(c["perpetrator"], "position", position=fix(800))
+    assert wait_until(lambda: victim_entries(w, warning_id))
+    (entry,) = victim_entries(w, warning_id)
+    assert entry["action"] == "victim_notification_not_sent"
+    assert VICTIM_PHONE not in json.dumps(entry)
+
+
+def test_intake_does_not_wait_for_the_victim_sms(live):
+    w = live()
+    c = approach_case(w)
+    w.standin.fail_next = 100  # every attempt fails: the sends take a while on their thread
+    w.escalator.retry_delays_s = (1.0, 1.0)
+    started = time.monotonic()
+    (warning_id,) = w.post_event(c["perpetrator"], "position", position=fix(800))
+    assert time.monotonic() - started < 1.0
+    assert victim_entries(w, warning_id) == []
+    assert wait_until(lambda: victim_entries(w, warning_id))

@@ -168,3 +168,70 @@ def test_openapi_documents_deleting_a_chain(client):
     spec = client.get("/api/openapi.json").get_json()
     delete = spec["paths"]["/api/v1/escalation-chains/{alarm_type}"]["delete"]
     assert set(delete["responses"]) >= {"200", "401", "403", "404"}
+
+
+def test_openapi_documents_the_victim_switch(client):
+    spec = client.get("/api/openapi.json").get_json()
+    put = spec["paths"]["/api/v1/cases/{case_id}/victim-notification"]["put"]
+    assert set(put["responses"]) >= {"200", "400", "401", "403", "404", "422"}
+    assert "victim_sms" in spec["components"]["schemas"]["CaseOut"]["properties"]
+
+
+# --- the victim-notification switch on a case ---------------------------------------------------
+
+
+def new_case(client, coordinator, phone="+31611122233"):
+    victim = {"name": "Anouk", **({"phone": phone} if phone else {})}
+    r = client.post(
+        "/api/v1/cases",
+        headers=coordinator,
+        json={"reference": f"VN-{phone}", "municipality": "0344", "victim": victim},
+    )
+    assert r.status_code == 201
+    return r.get_json()
+
+
+def test_victim_sms_is_off_by_default_and_switched_by_the_case_coordinator(
+    client, coordinator, dispatcher
+):
+    case = new_case(client, coordinator)
+    assert case["victim_sms"] is False
+    url = f"/api/v1/cases/{case['id']}/victim-notification"
+    r = client.put(url, headers=coordinator, json={"sms": True})
+    assert r.status_code == 200 and r.get_json()["victim_sms"] is True
+    got = client.get(f"/api/v1/cases/{case['id']}", headers=dispatcher).get_json()
+    assert got["victim_sms"] is True
+    r = client.put(url, headers=coordinator, json={"sms": False})
+    assert r.status_code == 200 and r.get_json()["victim_sms"] is False
+
+
+def test_victim_switch_refusals_change_nothing(client, coordinator, dispatcher, make_user):
+    case = new_case(client, coordinator, phone=None)
+    url = f"/api/v1/cases/{case['id']}/victim-notification"
+    _, other = make_user("coordinator", "coord-other")
+    cases = [
+        (client.put(url, headers=coordinator, json={"sms": True}), 422, "sms"),
+        (client.put(url, headers=coordinator, json={"sms": "yes"}), 422, "sms"),
+        (client.put(url, headers=coordinator, json={}), 422, "sms"),
+        (client.put(url, json={"sms": True}), 401, None),
+        (client.put(url, headers=dispatcher, json={"sms": True}), 403, None),
+        (client.put(url, headers=bearer(other), json={"sms": True}), 403, None),
+        (
+            client.put(
+                "/api/v1/cases/999999/victim-notification", headers=coordinator, json={"sms": True}
+            ),
+            404,
+            None,
+        ),
+        (
+            client.put(url, data="{", headers={**coordinator, "Content-Type": "application/json"}),
+            400,
+            None,
+        ),
+    ]
+    for resp, status, field in cases:
+        assert resp.status_code == status, (status, resp.get_json())
+        if field:
+            assert field in resp.get_json()["error"]["fields"]
+    got = client.get(f"/api/v1/cases/{case['id']}", headers=coordinator).get_json()
+    assert got["victim_sms"] is False
