@@ -10,6 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import requests
+
+REQUEST_TIMEOUT_S = 10.0
+# What the client raises when Twilio cannot be reached at all (DNS, refused, timeout).
+_UNREACHABLE = (OSError, requests.RequestException)
+
 
 class NotSent(Exception):
     """A message or call could not be sent (the reason is for the alarm's timeline)."""
@@ -29,12 +35,21 @@ class TwilioNotifier:
     configured = True
 
     def __init__(
-        self, account_sid: str, auth_token: str, from_number: str, base_url: str | None = None
+        self,
+        account_sid: str,
+        auth_token: str,
+        from_number: str,
+        base_url: str | None = None,
+        timeout_s: float = REQUEST_TIMEOUT_S,
     ):
+        from twilio.http.http_client import TwilioHttpClient
         from twilio.rest import Client
 
         self.from_number = from_number
-        self.client = Client(account_sid, auth_token)
+        # A bounded wait: an unanswered request must become a retry, not a hung escalation.
+        self.client = Client(
+            account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout_s)
+        )
         if base_url:
             self.client.api.base_url = base_url.rstrip("/")
 
@@ -46,6 +61,10 @@ class TwilioNotifier:
             message = self.client.messages.create(to=to, from_=self.from_number, body=body)
         except TwilioException as exc:
             raise NotSent(f"SMS to {to} failed: {exc}") from None
+        except _UNREACHABLE as exc:
+            raise NotSent(
+                f"SMS to {to} failed: Twilio unreachable ({type(exc).__name__})"
+            ) from None
         return str(message.sid)
 
     def call(self, to: str, twiml: str, status_callback: str | None = None) -> str:
@@ -69,6 +88,10 @@ class TwilioNotifier:
             )
         except TwilioException as exc:
             raise NotSent(f"call to {to} failed: {exc}") from None
+        except _UNREACHABLE as exc:
+            raise NotSent(
+                f"call to {to} failed: Twilio unreachable ({type(exc).__name__})"
+            ) from None
         return str(placed.sid)
 
 

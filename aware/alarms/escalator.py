@@ -17,6 +17,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import select, update
@@ -40,6 +41,7 @@ VICTIM_TEXT = (
     "Bij direct gevaar: druk op uw alarmknop of bel 112."
 )
 VICTIM_SMS = "victim"  # heap entries of this kind text the victim instead of escalating
+VICTIM_SMS_FRESH_S = 600  # after a restart, only warnings younger than this still text her
 _PHONE_LIKE = re.compile(r"\+?\d[\d ()-]{6,}\d")
 
 
@@ -55,6 +57,7 @@ class Escalator:
         clock: Callable[[], dt.datetime],
         retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S,
         public_url: str | None = None,
+        workers: int = 8,
     ):
         self.sessions = sessions
         self.notifier = notifier
@@ -68,6 +71,10 @@ class Escalator:
         self._order = itertools.count()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
+        # Sends (with their retries) run on workers, so one slow or failing provider call never
+        # holds up another alarm's escalation; the same firing is never in flight twice.
+        self._workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aware-esc")
+        self._in_flight: set[tuple[int, int, str]] = set()
 
     def arm(
         self,
@@ -115,7 +122,28 @@ class Escalator:
             firing = esc.next_firing(self._chain(chain_data), received_at, fired)
             if firing is not None:
                 self.arm(alarm_id, firing.at, firing.number, token)
+        self._rearm_victim_texts()
         return len(rows)
+
+    def _rearm_victim_texts(self) -> None:
+        """A victim text that a crash interrupted is sent after the restart, but only while
+        the warning is still fresh: an old warning would only frighten her."""
+        since = self.clock() - dt.timedelta(seconds=VICTIM_SMS_FRESH_S)
+        texted = select(AlarmLogEntry.alarm_id).where(AlarmLogEntry.action.in_(VICTIM_ACTIONS))
+        with self.sessions() as session:
+            pending = session.scalars(
+                select(Alarm.id)
+                .join(Case, Case.id == Alarm.case_id)
+                .where(
+                    Alarm.type.in_(VICTIM_ALARM_TYPES),
+                    Alarm.received_at >= since,
+                    Alarm.status != "resolved",
+                    Case.victim_sms.is_(True),
+                    Alarm.id.not_in(texted),
+                )
+            ).all()
+        for alarm_id in pending:
+            self.arm(alarm_id, self.clock(), 0, None, VICTIM_SMS)
 
     def _chain(self, data: dict[str, Any] | None) -> esc.Chain:
         try:
@@ -132,13 +160,24 @@ class Escalator:
                         timeout = max(0.0, (self._heap[0][0] - self.clock()).total_seconds())
                     self._cond.wait(timeout)
                 due, _, alarm_id, number, token, kind = heapq.heappop(self._heap)
-            try:
-                if kind == VICTIM_SMS:
-                    self.notify_victim(alarm_id)
-                else:
-                    self.fire(alarm_id, number, token)
-            except Exception:  # a broken firing must not stop the others
-                log.exception("%s %s of alarm %s failed", kind, number, alarm_id)
+                key = (alarm_id, number, kind)
+                if key in self._in_flight:
+                    continue  # a duplicate timer of a firing already under way
+                self._in_flight.add(key)
+            self._workers.submit(self._work, key, token)
+
+    def _work(self, key: tuple[int, int, str], token: str | None) -> None:
+        alarm_id, number, kind = key
+        try:
+            if kind == VICTIM_SMS:
+                self.notify_victim(alarm_id)
+            else:
+                self.fire(alarm_id, number, token)
+        except Exception:  # a broken firing must not stop the others
+            log.exception("%s %s of alarm %s failed", kind, number, alarm_id)
+        finally:
+            with self._cond:
+                self._in_flight.discard(key)
 
     def fire(self, alarm_id: int, number: int, timer_token: str | None) -> None:
         """Carry out firing `number` if the alarm still needs it."""

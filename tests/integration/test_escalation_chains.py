@@ -376,3 +376,50 @@ def test_intake_does_not_wait_for_the_victim_sms(live):
     assert time.monotonic() - started < 1.0
     assert victim_entries(w, warning_id) == []
     assert wait_until(lambda: victim_entries(w, warning_id))
+
+
+def test_a_victim_sms_interrupted_by_a_crash_is_sent_after_the_restart(live):
+    w = live()
+    c = approach_case(w)
+    # The process "dies" between committing the warning and texting her: nothing armed.
+    w.st.publisher = w.inner
+    (warning_id,) = w.post_event(c["perpetrator"], "position", position=fix(800))
+    time.sleep(0.3)
+    assert w.sent_to(VICTIM_PHONE) == []
+    w.escalator.rearm()  # what `aware serve` does on start
+    assert wait_until(lambda: victim_entries(w, warning_id))
+    assert len(w.sent_to(VICTIM_PHONE)) == 1
+    # A second restart sends nothing more: once per alarm.
+    w.escalator.rearm()
+    time.sleep(0.5)
+    assert len(w.sent_to(VICTIM_PHONE)) == 1
+
+
+def test_a_stale_warning_does_not_text_her_after_a_restart(live):
+    w = live()
+    c = approach_case(w)
+    w.st.publisher = w.inner
+    (warning_id,) = w.post_event(c["perpetrator"], "position", position=fix(800))
+    later = utcnow() + dt.timedelta(minutes=11)
+    w.escalator.clock = lambda: later
+    w.escalator.rearm()
+    time.sleep(0.5)
+    assert w.sent_to(VICTIM_PHONE) == [] and victim_entries(w, warning_id) == []
+
+
+def test_a_failing_send_does_not_hold_up_another_alarms_escalation(live):
+    w = live()
+    assert w.put_chain("tamper", chain(0.2, TAMPER_PHONE)).status_code == 200
+    assert w.put_chain("sos", chain(0.6, SOS_PHONE)).status_code == 200
+    w.escalator.retry_delays_s = (3.0, 3.0)  # the tamper SMS will take 6 s of retries
+    w.standin.fail_next = 1
+    device = w.device()
+    (tamper_id,) = w.post_event(device, "tamper")
+    time.sleep(0.4)  # the tamper firing is now retrying
+    (sos_id,) = w.post_event(device, "sos")
+    started = time.monotonic()
+    assert wait_until(lambda: w.sent_to(SOS_PHONE), timeout=3.0)
+    assert time.monotonic() - started < 2.0
+    assert wait_until(lambda: "escalated" in w.actions(sos_id), timeout=2.0)
+    assert "escalated" not in w.actions(tamper_id)  # still retrying
+    assert wait_until(lambda: "escalated" in w.actions(tamper_id), timeout=10.0)

@@ -72,3 +72,41 @@ def test_call_asks_twilio_to_report_its_status(standin):
     (call,) = standin.requests
     assert call["StatusCallback"] == "https://aware.example.nl/twilio/status?alarm=3"
     assert call["StatusCallbackMethod"] == "POST"
+
+
+def test_unreachable_twilio_is_not_sent_not_a_crash():
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    notifier = TwilioNotifier(
+        "AC" + "0" * 32, "t", "+3197010203040", base_url=f"http://127.0.0.1:{port}"
+    )
+    with pytest.raises(NotSent, match="unreachable"):
+        notifier.send_sms("+31612345678", "x")
+    with pytest.raises(NotSent, match="unreachable"):
+        notifier.call("+31612345678", "<Response/>")
+
+
+def test_a_twilio_that_never_answers_times_out_as_not_sent():
+    import socket
+    import time
+
+    listener = socket.socket()  # accepts connections, never answers
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    try:
+        notifier = TwilioNotifier(
+            "AC" + "0" * 32,
+            "t",
+            "+3197010203040",
+            base_url=f"http://127.0.0.1:{listener.getsockname()[1]}",
+            timeout_s=0.5,
+        )
+        started = time.monotonic()
+        with pytest.raises(NotSent, match="unreachable"):
+            notifier.send_sms("+31612345678", "x")
+        assert time.monotonic() - started < 5
+    finally:
+        listener.close()
