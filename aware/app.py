@@ -189,12 +189,13 @@ def register_blueprints(app: Flask) -> None:
     from aware.devices.views import api as devices_api
     from aware.devices.views import protocols
     from aware.risk.views import api as risk_api
+    from aware.web.admin import admin_web
     from aware.web.views import ops, web
 
     for bp in (auth_api, devices_api, alarms_api, chains_api, risk_api, protocols, phone):
         csrf.exempt(bp)  # bearer tokens or device tokens, never cookies
         app.register_blueprint(bp)
-    for bp in (auth_web, web, ops):
+    for bp in (auth_web, web, ops, admin_web):
         app.register_blueprint(bp)
 
 

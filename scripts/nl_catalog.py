@@ -9,6 +9,32 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
 NL = {
+    "Escalation chains": "Escalatieketens",
+    "An alarm nobody accepts is texted and called about along the chain of its type. The chain "
+    "in force is copied onto each alarm when it is raised: a change here applies to alarms "
+    "raised from now on.": (
+        "Een alarm dat niemand accepteert, wordt per sms en telefoon gemeld langs de keten van "
+        "zijn type. De geldende keten wordt bij het ontstaan op het alarm gezet: een wijziging "
+        "hier geldt voor alarmen die vanaf nu ontstaan."
+    ),
+    "own chain, %(by)s": "eigen keten, %(by)s",
+    "default": "standaard",
+    "never escalates": "escaleert nooit",
+    "After (s)": "Na (s)",
+    "Call": "Bellen",
+    "Numbers (E.164)": "Nummers (E.164)",
+    "Then repeat the last step every (s)": "Herhaal daarna de laatste stap elke (s)",
+    "at most (times)": "hoogstens (keer)",
+    "Save": "Opslaan",
+    "Never escalate": "Nooit escaleren",
+    "Back to the default": "Terug naar de standaard",
+    "%(type)s: back to the default chain.": "%(type)s: terug naar de standaardketen.",
+    "%(type)s not saved: %(field)s: %(message)s": "%(type)s niet opgeslagen: %(field)s: %(message)s",
+    "%(type)s: chain saved; alarms raised from now on use it.": (
+        "%(type)s: keten opgeslagen; alarmen die vanaf nu ontstaan gebruiken hem."
+    ),
+    "a number": "een getal",
+    "Console": "Console",
     "Accept": "Accepteren",
     "Accepted, being handled": "Geaccepteerd, in behandeling",
     "Active bans": "Actieve verboden",
