@@ -137,11 +137,14 @@ def scheduler() -> None:
 @main.command()
 def demo() -> None:
     """Load a demo set: a user per role, devices and a few open alarms."""
+    from aware.alarms.escalation import chain_to_data, default_chain
     from aware.demo import TOKENS_FILE, load_demo
 
-    tokens_path = _settings().instance_path / TOKENS_FILE
+    settings = _settings()
+    tokens_path = settings.instance_path / TOKENS_FILE
+    chain = chain_to_data(default_chain(settings.escalation_after_s, settings.escalation_phones))
     with _session() as session:
-        for line in load_demo(session, tokens_path):
+        for line in load_demo(session, tokens_path, default_escalation=chain):
             click.echo(line)
 
 

@@ -86,9 +86,13 @@ DEMO_EVENTS: dict[str, tuple[_DemoEvent, ...]] = {
 
 
 def load_demo(
-    session: Session, tokens_path: str | os.PathLike[str], now: dt.datetime | None = None
+    session: Session,
+    tokens_path: str | os.PathLike[str],
+    now: dt.datetime | None = None,
+    default_escalation: dict[str, Any] | None = None,
 ) -> list[str]:
-    """Load the demo set (idempotent); returns the lines to print."""
+    """Load the demo set (idempotent); returns the lines to print. Demo alarms copy the
+    escalation chain in force like any alarm (the default one is passed in from settings)."""
     now = now or utcnow()
     tokens_path = Path(tokens_path)
     lines = [
@@ -106,7 +110,7 @@ def load_demo(
             + ", ".join(unknown)
             + " (tokens are shown only at registration); `aware simulate` skips them"
         )
-    lines += _load_events(session, now)
+    lines += _load_events(session, now, default_escalation)
     lines += _load_case(session, now)
     return lines
 
@@ -255,7 +259,9 @@ def _write_tokens(path: Path, tokens: dict[str, dict[str, Any]]) -> None:
         raise
 
 
-def _load_events(session: Session, now: dt.datetime) -> list[str]:
+def _load_events(
+    session: Session, now: dt.datetime, default_escalation: dict[str, Any] | None
+) -> list[str]:
     publisher = RecordingPublisher()
     lines: list[str] = []
     for serial, specs in DEMO_EVENTS.items():
@@ -280,7 +286,15 @@ def _load_events(session: Session, now: dt.datetime) -> list[str]:
             )
             for spec in specs
         ]
-        result = devices.ingest(session, device.id, events, now, publisher, source="demo")
+        result = devices.ingest(
+            session,
+            device.id,
+            events,
+            now,
+            publisher,
+            source="demo",
+            default_escalation=default_escalation,
+        )
         for alarm in result.new_alarms:
             lines.append(f"alarm {alarm['id']}: {alarm['type']} from {serial}, {alarm['status']}")
         if result.accepted == 0:

@@ -221,7 +221,10 @@ def _dispatcher_alarms(url: str) -> list[dict]:
 def test_simulate_sends_events_through_the_public_api(server: tuple[str, Path]):
     url, instance = server
     before_events = _device_event_count(instance)
-    before_ids = {a["id"] for a in _dispatcher_alarms(url)}
+    demo_alarms = _dispatcher_alarms(url)
+    before_ids = {a["id"] for a in demo_alarms}
+    # Demo alarms copied the escalation chain in force, like any alarm.
+    assert all(a["escalation_due_at"] for a in demo_alarms if a["status"] == "open")
     lines: list[str] = []
 
     started = time.monotonic()
