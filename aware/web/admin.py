@@ -54,7 +54,7 @@ def escalation():  # type: ignore[no-untyped-def]
 
 def chain_from_form(form: Any) -> dict[str, Any]:
     """The chain data a form describes: rows with a delay make steps; empty rows are skipped."""
-    steps = []
+    steps: list[dict[str, Any]] = []
     for i in range(STEP_ROWS):
         after = form.get(f"after_s_{i}", "").strip()
         if not after:
