@@ -186,13 +186,27 @@ def register_blueprints(app: Flask) -> None:
     from aware.alarms.views import api as alarms_api
     from aware.auth.views import api as auth_api
     from aware.auth.views import web as auth_web
+    from aware.coordination.allocation_views import api as allocation_api
+    from aware.coordination.meeting_views import api as meetings_api
+    from aware.coordination.reference_views import api as reference_api
     from aware.devices.views import api as devices_api
     from aware.devices.views import protocols
     from aware.risk.views import api as risk_api
     from aware.web.admin import admin_web
     from aware.web.views import ops, web
 
-    for bp in (auth_api, devices_api, alarms_api, chains_api, risk_api, protocols, phone):
+    for bp in (
+        auth_api,
+        devices_api,
+        alarms_api,
+        chains_api,
+        risk_api,
+        protocols,
+        phone,
+        reference_api,
+        allocation_api,
+        meetings_api,
+    ):
         csrf.exempt(bp)  # bearer tokens or device tokens, never cookies
         app.register_blueprint(bp)
     for bp in (auth_web, web, ops, admin_web):

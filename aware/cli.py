@@ -126,12 +126,9 @@ def _session() -> Any:
 @main.command()
 def scheduler() -> None:
     """The one scheduler process (meetings, reminders, supervision)."""
-    click.echo(
-        "aware: the scheduler has no jobs yet (meetings, reminders and device supervision "
-        "arrive with the coordination feature)",
-        err=True,
-    )
-    sys.exit(1)
+    from aware.scheduler.process import main as run_scheduler
+
+    sys.exit(run_scheduler())
 
 
 @main.command()

@@ -1,5 +1,10 @@
 """Import every model so the metadata (and Alembic autogenerate) sees all tables."""
 
+# Modules whose models are imported for their tables only.
+import aware.coordination.allocation_models  # noqa: F401
+import aware.coordination.meeting_models  # noqa: F401
+import aware.coordination.reference_models  # noqa: F401
+import aware.scheduler.models  # noqa: F401
 from aware.alarms.models import Alarm, AlarmLogEntry, Counter, EscalationChain
 from aware.auth.models import ApiToken, User
 from aware.db import Base

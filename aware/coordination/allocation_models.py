@@ -1,0 +1,1 @@
+"""The AWARE allocation workflow: application, decision, device, support, term, ending."""

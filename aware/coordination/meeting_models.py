@@ -1,0 +1,1 @@
+"""Case meetings: series, occurrences, agendas, minutes."""

@@ -1,0 +1,1 @@
+"""Municipalities (CBS codes, regions) and partner organisations with contact persons."""

@@ -1,0 +1,1 @@
+"""The scheduler lease: exactly one active `aware scheduler`."""
