@@ -5,7 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, String, Text, false, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aware.db import Base, BigId, UTCDateTime
@@ -70,6 +81,7 @@ class CaseAction(Base):
     """Something that must be done for a case and stays visible until recorded as done."""
 
     __tablename__ = "case_actions"
+    __table_args__ = (UniqueConstraint("case_id", "source_key"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -79,6 +91,12 @@ class CaseAction(Base):
     done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     done_by: Mapped[str | None] = mapped_column(String(128), default=None)
     note: Mapped[str | None] = mapped_column(Text, default=None)
+    # Deadline, and when the scheduler sent its one reminder about it having passed.
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Set on actions the scheduler opens ("reassess:<due>", "ban_end:<ban id>"): unique per
+    # case, so a job that runs twice (or twice at once) opens one action, not two.
+    source_key: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class CaseDevice(Base):
