@@ -31,6 +31,8 @@ def home():  # type: ignore[no-untyped-def]
         return redirect(url_for("auth_web.login_form"))
     if user.role in ("dispatcher", "admin"):
         return redirect(url_for("web.console"))
+    if user.role == "coordinator":
+        return redirect(url_for("cases_web.case_list"))
     return render_template("home.html", user=user)
 
 
@@ -135,5 +137,6 @@ def _names() -> dict[str, object]:
     return {
         "role_names": strings.role_names(),
         "type_names": strings.alarm_type_names(),
+        "concern_names": strings.concern_names(),
         "lang": str(get_locale()),
     }

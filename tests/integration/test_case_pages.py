@@ -1,0 +1,101 @@
+"""Coordinator pages: the case list and the case page, with need-to-know on contact details."""
+
+from __future__ import annotations
+
+import re
+
+from tests.conftest import PASSWORD, bearer
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def _sign_in(client, name):
+    token = _csrf(client.get("/login").text)
+    r = client.post("/login", data={"username": name, "password": PASSWORD, "csrf_token": token})
+    assert r.status_code == 302
+
+
+def _case(client, headers, reference="PAGE-1"):
+    r = client.post(
+        "/api/v1/cases",
+        headers=headers,
+        json={
+            "reference": reference,
+            "municipality": "0344",
+            "victim": {"name": "Mirjam Bos", "phone": "+31612121212", "address": "Kade 9"},
+            "perpetrator": {"description": "grijze auto"},
+        },
+    )
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def test_own_coordinator_sees_contact_details_and_switches_the_sms(client, make_user):
+    _, raw = make_user("coordinator", "coord-own")
+    case = _case(client, bearer(raw))
+    _sign_in(client, "coord-own")
+    listing = client.get("/cases")
+    assert listing.status_code == 200 and "PAGE-1" in listing.text
+    assert f'data-case-id="{case["id"]}"' in listing.text
+    page = client.get(f"/cases/{case['id']}")
+    assert page.status_code == 200
+    assert "Mirjam Bos" in page.text and "+31612121212" in page.text and "Kade 9" in page.text
+    assert "grijze auto" in page.text
+    r = client.post(
+        f"/cases/{case['id']}/victim-notification",
+        data={"csrf_token": _csrf(page.text), "sms": "on"},
+        follow_redirects=True,
+    )
+    assert "Sms aan het slachtoffer aangezet." in r.text
+    assert client.get(f"/api/v1/cases/{case['id']}", headers=bearer(raw)).get_json()["victim_sms"]
+
+
+def test_other_coordinators_see_the_case_without_contact_details(client, make_user):
+    _, raw = make_user("coordinator", "coord-a")
+    case = _case(client, bearer(raw))
+    make_user("coordinator", "coord-b")
+    _sign_in(client, "coord-b")
+    page = client.get(f"/cases/{case['id']}")
+    assert page.status_code == 200
+    assert "+31612121212" not in page.text and "Kade 9" not in page.text
+    assert "alleen voor de eigen casusregisseurs" in page.text
+    # And may not switch her SMS.
+    r = client.post(
+        f"/cases/{case['id']}/victim-notification",
+        data={"csrf_token": _csrf(page.text), "sms": "on"},
+    )
+    assert r.status_code == 403
+
+
+def test_dispatchers_and_municipalities_do_not_get_the_case_pages(client, make_user, app):
+    _, raw = make_user("coordinator", "coord-c")
+    case = _case(client, bearer(raw))
+    for role in ("dispatcher", "municipality"):
+        make_user(role, f"{role}-x")
+        browser = app.test_client()
+        _sign_in(browser, f"{role}-x")
+        assert browser.get("/cases").status_code == 403
+        assert browser.get(f"/cases/{case['id']}").status_code == 403
+    assert app.test_client().get("/cases").status_code == 302  # not signed in: to /login
+
+
+def test_unknown_case_is_404_and_sms_without_phone_is_refused(client, make_user):
+    _, raw = make_user("coordinator", "coord-d")
+    r = client.post(
+        "/api/v1/cases",
+        headers=bearer(raw),
+        json={"reference": "NOPHONE", "municipality": "0344", "victim": {"name": "X"}},
+    )
+    case_id = r.get_json()["id"]
+    _sign_in(client, "coord-d")
+    assert client.get("/cases/999999").status_code == 404
+    page = client.get(f"/cases/{case_id}")
+    r = client.post(
+        f"/cases/{case_id}/victim-notification",
+        data={"csrf_token": _csrf(page.text), "sms": "on"},
+        follow_redirects=True,
+    )
+    assert "Niet gewijzigd" in r.text
+    assert not client.get(f"/api/v1/cases/{case_id}", headers=bearer(raw)).get_json()["victim_sms"]
