@@ -53,6 +53,10 @@ def serve(host: str, port: int) -> None:
     escalator = app.extensions["aware"].escalator
     if escalator is not None:
         escalator.rearm()  # open alarms keep escalating across a restart
+    if not settings.redis_url:
+        from aware.alarms.relay import start_relay
+
+        start_relay(app)  # alarms raised by `aware scheduler` reach this process's consoles
     # Everything loaded so far lives as long as the process: keep it out of the garbage
     # collector's scans, which otherwise pause request threads (and alarm delivery) now and then.
     gc.collect()
