@@ -116,6 +116,38 @@ def user_create(username: str, role: str, password: str, municipality: str | Non
     click.echo(f"created {role} {created.username} (id {created.id})")
 
 
+@main.group()
+def municipalities() -> None:
+    """Reference data: the CBS municipality list."""
+
+
+@municipalities.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="print what would change, change nothing")
+def municipalities_load(file: str, dry_run: bool) -> None:
+    """Load CBS's current "Gemeenten alfabetisch" CSV: upsert names and provinces, mark
+    municipalities no longer listed inactive (never deleted). A bad file changes nothing."""
+    from pathlib import Path
+
+    from aware.coordination.reference import (
+        ReferenceFileError,
+        parse_municipalities,
+        sync_municipalities,
+    )
+
+    try:
+        rows = parse_municipalities(Path(file).read_bytes())
+    except ReferenceFileError as exc:
+        click.echo(f"aware: {file}: {exc}; nothing changed", err=True)
+        sys.exit(2)
+    with _session() as session:
+        report = sync_municipalities(session, rows, dry_run=dry_run)
+    for line in report.lines():
+        click.echo(line)
+    if dry_run:
+        click.echo("dry run: nothing changed")
+
+
 def _session() -> Any:
     """A session on an up-to-date schema (the embedded default is upgraded on the spot)."""
     from aware import migrate

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from aware.auth.models import ROLES, ApiToken, User
+from aware.coordination.reference import municipality_problem
 from aware.security import hash_token, new_token
 
 _hasher = PasswordHasher()
@@ -52,6 +53,10 @@ def create_user(
         raise UserInvalid("municipality", "a municipality reviewer belongs to a municipality")
     if municipality is not None and not CBS_CODE.match(municipality):
         raise UserInvalid("municipality", "a 4-digit CBS code such as 0344")
+    if municipality is not None:
+        problem = municipality_problem(session, municipality)
+        if problem:
+            raise UserInvalid("municipality", problem)
     user = User(
         username=username,
         role=role,

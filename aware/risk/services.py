@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from aware.auth.models import User
+from aware.coordination.reference import municipality_exists, municipality_problem
 from aware.devices.models import Device
 from aware.risk import rules
 from aware.risk.models import Assessment, Ban, Case, CaseAction, CaseCoordinator, CaseDevice
@@ -46,6 +47,7 @@ def create_case(
     session: Session, body: Any, now: dt.datetime, creator_id: int | None = None
 ) -> Case:
     """Register a case; a coordinator who registers it becomes one of its coordinators."""
+    _require_municipality(session, body.municipality)
     case = Case(
         reference=body.reference,
         municipality_code=body.municipality,
@@ -66,6 +68,13 @@ def create_case(
         session.rollback()
         raise CaseError(409, "a case with this reference exists", "reference") from None
     return case
+
+
+def _require_municipality(session: Session, code: str) -> None:
+    """422 naming `municipality` for an unknown or merged (inactive) CBS code."""
+    problem = municipality_problem(session, code)
+    if problem:
+        raise CaseError(422, problem, "municipality")
 
 
 def coordinator_ids(session: Session, case_id: int) -> set[int]:
@@ -96,6 +105,8 @@ def get_case(session: Session, case_id: int) -> Case:
 def update_case(session: Session, case_id: int, body: Any, now: dt.datetime) -> Case:
     """Change what a coordinator may change: status, municipality, people, referral."""
     case = get_case(session, case_id)
+    if body.municipality is not None and body.municipality != case.municipality_code:
+        _require_municipality(session, body.municipality)
     for field, attr in (
         ("status", "status"),
         ("municipality", "municipality_code"),
@@ -129,6 +140,8 @@ def list_cases(
 ) -> list[Case]:
     query = select(Case)
     if municipality:
+        if not municipality_exists(session, municipality):
+            raise CaseError(422, f"unknown CBS municipality code {municipality!r}", "municipality")
         query = query.where(Case.municipality_code == municipality)
     if status:
         query = query.where(Case.status == status)

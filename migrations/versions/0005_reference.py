@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from aware.coordination.reference import shipped_municipalities, shipped_regions
+
 revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
@@ -75,7 +77,30 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("contact_persons", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_contact_persons_organisation_id"), ["organisation_id"])
-    # The shipped CBS list is loaded by the reference-data work (data step added below it).
+    # Data step: a fresh database knows every Dutch municipality (the shipped CBS list) and
+    # the centrumgemeenten that could be verified (aware/data/README.md says which).
+    municipalities = sa.table(
+        "municipalities",
+        sa.column("code", sa.String),
+        sa.column("name", sa.String),
+        sa.column("province", sa.String),
+        sa.column("centrumgemeente_code", sa.String),
+        sa.column("active", sa.Boolean),
+    )
+    op.bulk_insert(
+        municipalities,
+        [
+            {"code": r.code, "name": r.name, "province": r.province, "active": True}
+            for r in shipped_municipalities()
+        ],
+    )
+    # After the insert: the region column refers to rows of the same table.
+    for code, centre in sorted(shipped_regions().items()):
+        op.execute(
+            municipalities.update()
+            .where(municipalities.c.code == code)
+            .values(centrumgemeente_code=centre)
+        )
 
 
 def downgrade() -> None:
