@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aware.devices.models import DEVICE_KINDS
 from aware.risk.rules import DEFAULT_REASSESS_DAYS
 
 
@@ -82,6 +83,36 @@ def _parse_reassess_days(raw: str) -> dict[str, int]:
     return days
 
 
+def _parse_supervision_intervals(raw: str) -> dict[str, float]:
+    intervals: dict[str, float] = {}
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        kind, sep, value = part.strip().partition("=")
+        kind = kind.strip()
+        if not sep or kind not in DEVICE_KINDS:
+            raise ValueError(
+                f"expected KIND=SECONDS pairs with KIND one of {', '.join(DEVICE_KINDS)}, "
+                "e.g. perpetrator_tracker=120,victim_alarm=3600"
+            )
+        if kind in intervals:
+            raise ValueError(f"{kind} given twice")
+        try:
+            intervals[kind] = _parse_positive_float(value)
+        except ValueError:
+            raise ValueError(f"{kind}: expected a positive number of seconds") from None
+    if not intervals:
+        raise ValueError("expected KIND=SECONDS pairs, e.g. perpetrator_tracker=120")
+    return intervals
+
+
+def _parse_lease_s(raw: str) -> float:
+    v = _parse_positive_float(raw)
+    if v < 1 or v > 300:
+        raise ValueError("expected between 1 and 300 seconds")
+    return v
+
+
 def _parse_public_url(raw: str) -> str:
     raw = raw.strip().rstrip("/")
     if not re.match(r"^https?://[^/\s]+(/\S*)?$", raw):
@@ -127,6 +158,11 @@ class Settings:
     escalation_after_s: float = 30.0
     escalation_phones: tuple[str, ...] = ()
     supervision_interval_s: float = 300.0
+    # Per device kind, overriding supervision_interval_s (e.g. trackers every 120 s).
+    supervision_intervals: dict[str, float] = field(default_factory=dict)
+    # SQLite scheduler lease: renewed every third of this; another `aware scheduler` takes
+    # over once it has run out (PostgreSQL uses an advisory lock and needs no expiry).
+    scheduler_lease_s: float = 15.0
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
     twilio_from_number: str | None = None
@@ -145,6 +181,10 @@ class Settings:
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    def supervision_interval_for(self, kind: str) -> float:
+        """Seconds a device of this kind may stay silent before it counts as offline."""
+        return self.supervision_intervals.get(kind, self.supervision_interval_s)
+
 
 # (environment variable, field name, parser)
 _VARIABLES: list[tuple[str, str, Callable[[str], Any]]] = [
@@ -157,6 +197,8 @@ _VARIABLES: list[tuple[str, str, Callable[[str], Any]]] = [
     ("AWARE_ESCALATION_AFTER_S", "escalation_after_s", _parse_positive_float),
     ("AWARE_ESCALATION_PHONES", "escalation_phones", _parse_phones),
     ("AWARE_SUPERVISION_INTERVAL_S", "supervision_interval_s", _parse_positive_float),
+    ("AWARE_SUPERVISION_INTERVALS", "supervision_intervals", _parse_supervision_intervals),
+    ("AWARE_SCHEDULER_LEASE_S", "scheduler_lease_s", _parse_lease_s),
     ("TWILIO_ACCOUNT_SID", "twilio_account_sid", str),
     ("TWILIO_AUTH_TOKEN", "twilio_auth_token", str),
     ("TWILIO_FROM_NUMBER", "twilio_from_number", str),
