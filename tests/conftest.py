@@ -76,8 +76,10 @@ class PgSchemas:
         if not self.created:
             return
         engine = create_engine(PG_URL)
-        with engine.begin() as conn:
-            for name in self.created:
+        # One transaction per schema: dropping them all at once takes a lock per table, index
+        # and constraint of every schema and runs out of max_locks_per_transaction.
+        for name in self.created:
+            with engine.begin() as conn:
                 conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
         engine.dispose()
 
