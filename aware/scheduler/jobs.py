@@ -30,7 +30,7 @@ from typing import Any
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from aware.adapters.realtime import Publisher
@@ -115,6 +115,9 @@ JOBS: list[JobSpec] = [
 ]
 
 _context: JobContext | None = None
+RUN_LOG_DAYS = 14  # scheduler_runs keeps two weeks (supervision alone adds ~8,640 rows a day)
+_PRUNE_EVERY = 500
+_runs_since_prune = 0
 
 
 def set_context(ctx: JobContext | None) -> None:
@@ -148,12 +151,18 @@ def run_job(job_id: str) -> int:
     except Exception:
         log.exception("job %s failed", job_id)
         result, error = "failed", traceback.format_exc(limit=5)[-4000:]
+    global _runs_since_prune
+    _runs_since_prune += 1
     with ctx.sessions() as session:
         session.execute(
             update(SchedulerRun)
             .where(SchedulerRun.id == run_id)
             .values(finished_at=ctx.clock(), result=result, changed=changed, error=error)
         )
+        if _runs_since_prune >= _PRUNE_EVERY:
+            _runs_since_prune = 0
+            cutoff = ctx.clock() - dt.timedelta(days=RUN_LOG_DAYS)
+            session.execute(delete(SchedulerRun).where(SchedulerRun.started_at < cutoff))
         session.commit()
     if changed:
         log.info("job %s: %d change(s)", job_id, changed)
