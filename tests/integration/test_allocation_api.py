@@ -604,3 +604,42 @@ def test_all_routes_are_documented(client):
         ("/api/v1/cases/{case_id}/allocation", "get"),
     ):
         assert method in doc["paths"][path], path
+
+
+def test_device_linked_before_is_adopted_and_can_be_replaced(client, coordinator, case, orgs):
+    first = new_device(client, coordinator, "AW-ALLOC-5")
+    spare = new_device(client, coordinator, "AW-ALLOC-6")
+    cid = case["id"]
+    resp = client.post(
+        f"{A}/cases/{cid}/devices", json={"device_id": first, "role": "victim"}, headers=coordinator
+    )
+    assert resp.status_code == 201
+    alloc = active(client, coordinator, cid, orgs, first)
+    devices = client.get(f"{A}/cases/{cid}", headers=coordinator).get_json()["devices"]
+    assert [(d["device_id"], d["unlinked_at"]) for d in devices] == [(first, None)]
+    # A broken alarm is swapped: the term and the connection date stay.
+    url = f"{A}/applications/{alloc['id']}/device"
+    resp = client.post(url, json={"device_id": "6"}, headers=coordinator)
+    assert resp.status_code == 422 and "device_id" in resp.get_json()["error"]["fields"]
+    resp = client.post(url, json={"device_id": spare}, headers=coordinator)
+    swapped = resp.get_json()
+    assert resp.status_code == 200 and swapped["device"]["device_id"] == spare
+    assert swapped["device"]["connected_at"] == alloc["device"]["connected_at"]
+    assert swapped["term"] == alloc["term"] and len(swapped["reviews"]) == 1
+    devices = client.get(f"{A}/cases/{cid}", headers=coordinator).get_json()["devices"]
+    assert [(d["device_id"], d["unlinked_at"] is None) for d in devices] == [
+        (first, False),
+        (spare, True),
+    ]
+
+
+def test_body_over_one_mebibyte_is_413(client, coordinator, case, orgs):
+    aid = apply(client, coordinator, case["id"], orgs).get_json()["id"]
+    resp = client.post(
+        f"{A}/applications/{aid}/decision",
+        data=b'{"reasons": "' + b"x" * (1024 * 1024) + b'"}',
+        headers={**coordinator, "Content-Type": "application/json"},
+    )
+    assert resp.status_code == 413
+    chain = client.get(f"{A}/cases/{case['id']}/allocation", headers=coordinator).get_json()
+    assert chain["current"]["status"] == "applied"
