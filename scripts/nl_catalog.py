@@ -9,6 +9,17 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
 NL = {
+    "still needed": "nog nodig",
+    "Applied": "Aangevraagd",
+    "Decision": "Besluit",
+    "Support": "Ondersteuning",
+    "Device connected": "Apparaat aangesloten",
+    "Application to connection": "Van aanvraag tot aansluiting",
+    "days": "dagen",
+    "Term until": "Looptijd tot",
+    "Ended": "Beëindigd",
+    "Handover": "Overdracht",
+    "No application for AWARE yet.": "Nog geen aanvraag voor AWARE.",
     "Cases": "Casussen",
     "Municipality (CBS code)": "Gemeente (CBS-code)",
     "Concern": "Zorgniveau",

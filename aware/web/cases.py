@@ -116,14 +116,13 @@ def case_page(case_id: int):  # type: ignore[no-untyped-def]
     return page
 
 
-def _allocation(case_id: int) -> Any:
-    """The allocation chain, once the allocation workflow is there (issue 5)."""
-    try:
-        from aware.coordination import allocation
-    except ImportError:
-        return None
-    show = getattr(allocation, "case_chain", None)
-    return show(db(), case_id) if callable(show) else None
+def _allocation(case_id: int) -> list[dict[str, Any]]:
+    """The case's AWARE chains (applications and allocations), newest first."""
+    from aware.coordination import allocation
+    from aware.coordination.allocation_views import allocation_to_dict
+
+    chains = [allocation_to_dict(a) for a in allocation.for_case(db(), case_id)]
+    return sorted(chains, key=lambda c: c["application"]["applied_at"], reverse=True)
 
 
 @cases_web.post("/cases/<int:case_id>/victim-notification")

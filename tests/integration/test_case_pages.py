@@ -99,3 +99,32 @@ def test_unknown_case_is_404_and_sms_without_phone_is_refused(client, make_user)
     )
     assert "Niet gewijzigd" in r.text
     assert not client.get(f"/api/v1/cases/{case_id}", headers=bearer(raw)).get_json()["victim_sms"]
+
+
+def test_case_page_shows_the_aware_chain(client, coordinator, session):
+    from tests.integration.test_allocation_api import active, new_device, orgs  # noqa: F401
+
+    made = orgs.__wrapped__(session)
+    body = {
+        "reference": "CHAIN-1",
+        "municipality": "0344",
+        "victim": {"name": "Ria", "phone": "+31612345670"},
+    }
+    case = client.post("/api/v1/cases", json=body, headers=coordinator).get_json()
+    r = client.post(
+        f"/api/v1/cases/{case['id']}/assessments",
+        headers=coordinator,
+        json={
+            "instrument": "s-dash-2009",
+            "answers": {str(i): "yes" for i in range(1, 12)},
+            "concern": "high",
+        },
+    )
+    assert r.status_code == 201, r.get_json()
+    device_id = new_device(client, coordinator, "AW-CHAIN")
+    alloc = active(client, coordinator, case["id"], made, device_id)
+    _sign_in(client, "coord-bo")
+    page = client.get(f"/cases/{case['id']}").text
+    assert f'data-allocation-id="{alloc["id"]}"' in page
+    assert "Vrouwenopvang Utrecht · Ineke Bakker" in page
+    assert "AW-CHAIN" in page and "Looptijd tot" in page
