@@ -194,8 +194,25 @@ class Escalator:
             received_at = alarm.received_at
             firing = esc.next_firing(chain, received_at, number)
             text = _message(alarm)
-            session.rollback()
-        if firing is None:
+            if firing is None:
+                session.rollback()
+                return
+            # Claim the firing before sending: of several processes holding a timer for it
+            # (a web process and a scheduler after restarts, or two web processes), exactly
+            # one sends. A crash between claim and send skips this step, never the chain:
+            # the restart re-arms the next one.
+            claimed = session.execute(
+                update(Alarm)
+                .where(
+                    Alarm.id == alarm_id,
+                    Alarm.escalations_fired == number,
+                    Alarm.status == "open",
+                    Alarm.escalation_token == token,
+                )
+                .values(escalations_fired=number + 1)
+            ).rowcount
+            session.commit()
+        if claimed != 1:
             return
         outcomes = self._send(firing, text, alarm_id)
         with self.sessions() as session:
@@ -212,7 +229,6 @@ class Escalator:
                 update(Alarm)
                 .where(Alarm.id == alarm_id)
                 .values(
-                    escalations_fired=number + 1,
                     escalation_status=outcome_status(outcomes),
                     seq=next_seq(session.connection()),
                 )

@@ -2,9 +2,10 @@
 
 Shifts follow the usual control-room pattern of three eight-hour shifts starting at 07:00,
 15:00 and 23:00 Amsterdam time. An alarm counts from when the server received it to when a
-dispatcher (or a phone keypress) accepted it. Test alarms are left out: they are not calls for
-help. An alarm still open counts as late once its limit has passed and is not counted before
-that, so the share never looks better by ignoring an alarm nobody has picked up.
+dispatcher (or a phone keypress) accepted it. Test alarms and device_offline (raised and, when
+the device reports again, cleared by the scheduler's supervision) are left out: they are not
+calls for help. An alarm still open counts as late once its limit has passed and is not
+counted before that, so the share never looks better by ignoring an alarm nobody picked up.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 SHIFT_STARTS = (7, 15, 23)
 LIMITS_S = (10.0, 40.0)
 TARGETS = {10.0: 0.80, 40.0: 0.985}
+NOT_CALLS = ("test", "device_offline")
 
 
 def shift_bounds(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:

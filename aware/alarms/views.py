@@ -183,7 +183,9 @@ class ShareOut(BaseModel):
 class ShiftFiguresOut(BaseModel):
     shift_start: dt.datetime
     shift_end: dt.datetime
-    alarms: int = Field(description="alarms received this shift, test alarms left out")
+    alarms: int = Field(
+        description="alarms received this shift; test and device_offline alarms left out"
+    )
     acceptance: list[ShareOut]
 
 
@@ -204,7 +206,9 @@ def shift_figures():  # type: ignore[no-untyped-def]
         db()
         .execute(
             select(Alarm.received_at, Alarm.acknowledged_at).where(
-                Alarm.received_at >= start, Alarm.received_at < end, Alarm.type != "test"
+                Alarm.received_at >= start,
+                Alarm.received_at < end,
+                Alarm.type.not_in(figures.NOT_CALLS),
             )
         )
         .all()

@@ -132,3 +132,19 @@ def test_restart_rearms_open_alarms(world):
     escalator, _ = world["make"](after_s=0.3)
     assert escalator.rearm() >= 1
     assert wait_until(lambda: "escalated" in [a for a, _ in world["timeline"](alarm_id)])
+
+
+def test_two_processes_armed_for_one_alarm_send_once(world):
+    # After restarts, a web process and the scheduler (or two web processes) may both hold a
+    # timer for the same firing: the firing is claimed in the database, so one SMS goes out.
+    _, quiet = world["make"](after_s=0.3)
+    alarm_id = world["raise"](quiet.inner)
+    first, _ = world["make"](after_s=0.3)
+    second, _ = world["make"](after_s=0.3)
+    first.rearm()
+    second.rearm()
+    assert wait_until(lambda: "escalated" in [a for a, _ in world["timeline"](alarm_id)])
+    time.sleep(0.8)
+    sms = [r for r in world["standin"].requests if r["kind"] == "sms"]
+    assert len(sms) == 1
+    assert [a for a, _ in world["timeline"](alarm_id)].count("escalated") == 2  # SMS + call
