@@ -81,6 +81,7 @@ class Meeting(Base):
     sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     confirmed_by: Mapped[str | None] = mapped_column(String(128), default=None)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)

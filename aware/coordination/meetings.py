@@ -862,6 +862,10 @@ def record_minutes(
     return minutes
 
 
+def _end_of_local_day(day: dt.date) -> dt.datetime:
+    return local_day_start(day + dt.timedelta(days=1)) - dt.timedelta(seconds=1)
+
+
 def _apply_actions(
     session: Session,
     meeting: Meeting,
@@ -882,7 +886,11 @@ def _apply_actions(
         found = by_key.get((act.case_id, act.title))
         if found is None:
             ca = CaseAction(
-                case_id=act.case_id, kind=MEETING_ACTION_KIND, title=act.title, opened_at=now
+                case_id=act.case_id,
+                kind=MEETING_ACTION_KIND,
+                title=act.title,
+                opened_at=now,
+                due_at=_end_of_local_day(deadline),  # the scheduler's deadline job reads this
             )
             session.add(ca)
             session.flush()
@@ -897,6 +905,7 @@ def _apply_actions(
         else:
             ma, ca = found
             ma.deadline = deadline
+            ca.due_at = _end_of_local_day(deadline)
         ma.owner_type = owner.get("type")
         ma.owner_organisation_id = owner.get("organisation_id")
         ma.owner_contact_id = owner.get("contact_id")
@@ -922,3 +931,69 @@ def minutes_actions(session: Session, meeting_id: int) -> list[tuple[MeetingActi
 
 def organisation_type_known(value: str) -> bool:
     return value in ORGANISATION_TYPES
+
+
+REMINDER_AHEAD = dt.timedelta(hours=24)
+
+
+def reminder_text(meeting: Meeting) -> str:
+    """No case references or names: the invitation list is wider than the need to know."""
+    local = meeting.starts_at.astimezone(recurrence.AMSTERDAM)
+    kind = "spoedoverleg" if meeting.urgent else "casusoverleg"
+    return (
+        f"AWARE: herinnering {kind} '{meeting.title}' op {local:%d-%m-%Y} om {local:%H:%M}. "
+        "De agenda staat in AWARE."
+    )
+
+
+def meetings_to_remind(session: Session, now: dt.datetime) -> list[tuple[Meeting, list[str]]]:
+    """Meetings starting within 24 hours that were not reminded yet, with the phone numbers
+    of the active contact persons of the participating organisations in their municipality
+    (or region)."""
+    due = session.scalars(
+        select(Meeting)
+        .where(
+            Meeting.status.in_(("scheduled", "confirmed")),
+            Meeting.starts_at > now,
+            Meeting.starts_at <= now + REMINDER_AHEAD,
+            Meeting.reminded_at.is_(None),
+        )
+        .order_by(Meeting.starts_at)
+    ).all()
+    out = []
+    for meeting in due:
+        codes = meeting_municipalities(session, meeting)
+        phones = session.scalars(
+            select(ContactPerson.phone)
+            .join(Organisation, Organisation.id == ContactPerson.organisation_id)
+            .where(
+                ContactPerson.active.is_(True),
+                ContactPerson.phone.is_not(None),
+                Organisation.active.is_(True),
+                Organisation.type.in_(meeting.organisations or []),
+                Organisation.municipality_code.in_(codes),
+            )
+        ).all()
+        out.append((meeting, sorted({p for p in phones if p})))
+    return out
+
+
+def send_meeting_reminders(session: Session, now: dt.datetime, notifier: Any) -> int:
+    """Text each participant's contact persons once per meeting (idempotent: reminded_at)."""
+    sent = 0
+    for meeting, phones in meetings_to_remind(session, now):
+        text = reminder_text(meeting)
+        failures = 0
+        for phone in phones:
+            try:
+                notifier.send_sms(phone, text)
+                sent += 1
+            except Exception as exc:  # NotSent, or anything the provider throws
+                failures += 1
+                log.warning("meeting %s reminder not sent: %s", meeting.id, type(exc).__name__)
+        meeting.reminded_at = now
+        log.info(
+            "meeting %s: reminder to %d contact(s), %d failed", meeting.id, len(phones), failures
+        )
+    session.commit()
+    return sent

@@ -57,6 +57,8 @@ class JobContext:
     # Whether this process may still run jobs (its lease is valid).
     may_run: Callable[[], bool] = lambda: True
     jobs: list[JobSpec] = field(default_factory=list)
+    # SMS for reminders (aware.adapters.notify); None: reminders are logged, not sent.
+    notifier: Any = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,30 @@ def _action_deadlines(ctx: JobContext) -> int:
         return len(casework.action_deadlines(session, ctx.clock()))
 
 
+def _allocation_reviews(ctx: JobContext) -> int:
+    from aware.coordination import allocation
+
+    with ctx.sessions() as session:
+        return allocation.review_due_job(session, ctx.clock())
+
+
+def _urgent_meetings(ctx: JobContext) -> int:
+    from aware.coordination import meetings
+
+    with ctx.sessions() as session:
+        return meetings.propose_urgent_meetings(session, ctx.clock())
+
+
+def _meeting_reminders(ctx: JobContext) -> int:
+    from aware.adapters.notify import NotConfigured
+    from aware.coordination import meetings
+
+    with ctx.sessions() as session:
+        return meetings.send_meeting_reminders(
+            session, ctx.clock(), ctx.notifier or NotConfigured()
+        )
+
+
 JOBS: list[JobSpec] = [
     JobSpec(
         "device_supervision",
@@ -112,6 +138,15 @@ JOBS: list[JobSpec] = [
     JobSpec(
         "action_deadlines", _action_deadlines, lambda s: CronTrigger(minute=15, timezone=AMSTERDAM)
     ),
+    # Allocation reviews and term ends: one reminder action per due date.
+    JobSpec(
+        "allocation_reviews",
+        _allocation_reviews,
+        lambda s: CronTrigger(minute=20, timezone=AMSTERDAM),
+    ),
+    # High concern, violations and genuine alarms: an urgent meeting within 48 h.
+    JobSpec("urgent_meetings", _urgent_meetings, lambda s: IntervalTrigger(seconds=60)),
+    JobSpec("meeting_reminders", _meeting_reminders, lambda s: IntervalTrigger(minutes=5)),
 ]
 
 _context: JobContext | None = None

@@ -236,9 +236,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         default_chain(settings.escalation_after_s, settings.escalation_phones)
     )
     queue_publisher = publisher_for(settings)
+    notifier = notifier_for(settings)
     escalator = Escalator(
         sessions,
-        notifier_for(settings),
+        notifier,
         queue_publisher,
         parse_chain(default_escalation),
         utcnow,
@@ -253,6 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default_escalation=default_escalation,
         may_run=lease.valid,
         jobs=list(job_registry.JOBS),
+        notifier=notifier,
     )
     job_registry.set_context(ctx)
     scheduler = build_scheduler(engine)

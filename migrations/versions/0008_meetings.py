@@ -64,6 +64,7 @@ def upgrade() -> None:
         sa.Column("sequence", sa.Integer(), server_default="0", nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reminded_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("confirmed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("confirmed_by", sa.String(length=128), nullable=True),
         sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True),
