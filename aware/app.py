@@ -194,6 +194,7 @@ def register_blueprints(app: Flask) -> None:
     from aware.risk.views import api as risk_api
     from aware.web.admin import admin_web
     from aware.web.cases import cases_web
+    from aware.web.meetings import meetings_web
     from aware.web.views import ops, web
 
     for bp in (
@@ -210,7 +211,7 @@ def register_blueprints(app: Flask) -> None:
     ):
         csrf.exempt(bp)  # bearer tokens or device tokens, never cookies
         app.register_blueprint(bp)
-    for bp in (auth_web, web, ops, admin_web, cases_web):
+    for bp in (auth_web, web, ops, admin_web, cases_web, meetings_web):
         app.register_blueprint(bp)
 
 
