@@ -148,6 +148,38 @@ def municipalities_load(file: str, dry_run: bool) -> None:
         click.echo("dry run: nothing changed")
 
 
+@municipalities.command("regions")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="print what would change, change nothing")
+def municipalities_regions(file: str, dry_run: bool) -> None:
+    """Load the centrumgemeente regions (vrouwenopvang / Veilig Thuis) from a CSV with the
+    columns code,centrumgemeente_code: a full list, so municipalities not in it get no region.
+    A bad file changes nothing."""
+    from pathlib import Path
+
+    from sqlalchemy import select
+
+    from aware.coordination.reference import (
+        ReferenceFileError,
+        parse_centrumgemeenten,
+        sync_regions,
+    )
+    from aware.coordination.reference_models import Municipality
+
+    with _session() as session:
+        known = set(session.scalars(select(Municipality.code)))
+        try:
+            regions = parse_centrumgemeenten(Path(file).read_bytes(), known)
+            lines = sync_regions(session, regions, dry_run=dry_run)
+        except ReferenceFileError as exc:
+            click.echo(f"aware: {file}: {exc}; nothing changed", err=True)
+            sys.exit(2)
+    for line in lines:
+        click.echo(line)
+    if dry_run:
+        click.echo("dry run: nothing changed")
+
+
 def _session() -> Any:
     """A session on an up-to-date schema (the embedded default is upgraded on the spot)."""
     from aware import migrate

@@ -392,3 +392,38 @@ def update_contact(
 def deactivate_contact(session: Session, org_id: int, contact_id: int) -> ContactPerson:
     """Take a contact person off the list; kept for the history that names them."""
     return update_contact(session, org_id, contact_id, {"active": False})
+
+
+def sync_regions(session: Session, regions: dict[str, str], *, dry_run: bool = False) -> list[str]:
+    """Set every municipality's centrumgemeente from a full region file (code,
+    centrumgemeente_code): listed ones get theirs, unlisted ones none. One transaction.
+    Returns the lines to print."""
+    lines: list[str] = []
+    try:
+        municipalities = list(session.scalars(select(Municipality).order_by(Municipality.code)))
+        known = {m.code for m in municipalities}
+        unknown = sorted(set(regions) - known)
+        if unknown:
+            raise ReferenceFileError(1, f"unknown municipality codes: {', '.join(unknown)}")
+        # Centres first, so a member never points at a row that is not yet a centre.
+        for m in sorted(municipalities, key=lambda m: regions.get(m.code) != m.code):
+            wanted = regions.get(m.code)
+            if m.centrumgemeente_code != wanted:
+                lines.append(
+                    f"{m.code} {m.name}: {m.centrumgemeente_code or '-'} -> {wanted or '-'}"
+                )
+                m.centrumgemeente_code = wanted
+                session.flush()
+        centres = sorted({c for c in regions.values()})
+        lines.append(
+            f"{len(centres)} centrumgemeenten, {len(regions)} municipalities in a region, "
+            f"{len(lines)} changed"
+        )
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return lines

@@ -452,3 +452,42 @@ def test_organisation_roles(client, org, dispatcher, municipal, make_user):
         client.post(f"{url}/contacts", json={"name": "A"}, headers=bearer(admin)).status_code == 201
     )
     assert client.get("/api/v1/organisations").status_code == 401
+
+
+def _regions(url: str) -> dict[str, str | None]:
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine)() as s:
+            return {m.code: m.centrumgemeente_code for m in s.scalars(select(Municipality))}
+    finally:
+        engine.dispose()
+
+
+def test_cli_regions_sets_every_centrumgemeente_and_refuses_a_bad_file(fresh_db_url, tmp_path):
+    before = _regions(fresh_db_url)
+    good = tmp_path / "regions.csv"
+    # Utrecht region (a sample) and Amsterdam as a centre of its own.
+    good.write_text(
+        "code,centrumgemeente_code\n0344,0344\n0356,0344\n0355,0344\n0363,0363\n0362,0363\n"
+    )
+    dry = _cli(fresh_db_url, tmp_path, "municipalities", "regions", str(good), "--dry-run")
+    assert dry.exit_code == 0 and "dry run: nothing changed" in dry.output
+    assert _regions(fresh_db_url) == before
+    done = _cli(fresh_db_url, tmp_path, "municipalities", "regions", str(good))
+    assert done.exit_code == 0, done.output
+    assert "2 centrumgemeenten, 5 municipalities in a region" in done.output
+    after = _regions(fresh_db_url)
+    assert after["0356"] == "0344" and after["0363"] == "0363" and after["0362"] == "0363"
+    assert after["0400"] is None  # a full list: not listed, no region (was Den Helder's)
+
+    for text, message in (
+        ("code,centrumgemeente_code\n0344,9999\n", "not a known municipality code"),
+        ("code,centrumgemeente_code\n0356,0344\n", "is not its own centre"),
+        ("gemeente;centrum\n0344;0344\n", "expected the columns"),
+    ):
+        bad = tmp_path / "bad.csv"
+        bad.write_text(text)
+        refused = _cli(fresh_db_url, tmp_path, "municipalities", "regions", str(bad))
+        assert refused.exit_code == 2 and message in refused.output, refused.output
+        assert "nothing changed" in refused.output
+        assert _regions(fresh_db_url) == after
