@@ -34,3 +34,5 @@ def test_vendored_versions_match_the_npm_lock_file():
     leaflet = packages["node_modules/leaflet"]["version"]
     assert f"Socket.IO v{sio}" in (vendor / "socket.io.min.js").read_text()[:200]
     assert f"Leaflet {leaflet}" in (vendor / "leaflet" / "leaflet.js").read_text()[:300]
+    chart = packages["node_modules/chart.js"]["version"]
+    assert f"Chart.js v{chart}" in (vendor / "chart.umd.min.js").read_text()[:200]
