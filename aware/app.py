@@ -191,6 +191,7 @@ def register_blueprints(app: Flask) -> None:
     from aware.coordination.reference_views import api as reference_api
     from aware.devices.views import api as devices_api
     from aware.devices.views import protocols
+    from aware.reports.views import api as reports_api
     from aware.risk.views import api as risk_api
     from aware.web.admin import admin_web
     from aware.web.cases import cases_web
@@ -208,6 +209,7 @@ def register_blueprints(app: Flask) -> None:
         reference_api,
         allocation_api,
         meetings_api,
+        reports_api,
     ):
         csrf.exempt(bp)  # bearer tokens or device tokens, never cookies
         app.register_blueprint(bp)

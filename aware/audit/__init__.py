@@ -1,0 +1,1 @@
+"""The append-only audit log: who saw or did what, when, and for which purpose."""

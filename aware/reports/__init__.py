@@ -1,0 +1,1 @@
+"""Municipality review: aggregate figures on AWARE allocation, never identities."""
