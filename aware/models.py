@@ -6,6 +6,7 @@ import aware.coordination.meeting_models  # noqa: F401
 import aware.coordination.reference_models  # noqa: F401
 import aware.scheduler.models  # noqa: F401
 from aware.alarms.models import Alarm, AlarmLogEntry, Counter, EscalationChain
+from aware.audit.models import AuditEntry
 from aware.auth.models import ApiToken, User
 from aware.db import Base
 from aware.devices.models import Device, DeviceEvent
@@ -24,6 +25,7 @@ __all__ = [
     "AlarmLogEntry",
     "ApiToken",
     "Assessment",
+    "AuditEntry",
     "Ban",
     "BanWatch",
     "Base",
