@@ -12,6 +12,9 @@ from aware.db import Base, BigId, UTCDateTime
 
 DEVICE_KINDS = ("victim_alarm", "perpetrator_tracker")
 EVENT_TYPES = ("sos", "position", "heartbeat", "battery_low", "tamper", "test")
+# Stock status. "in_use" is never stored: a device is in use while a case holds an active link
+# to it (case_devices.unlinked_at IS NULL), see aware.devices.stock.effective_status.
+DEVICE_STATUSES = ("in_stock", "in_use", "defective", "lost")
 
 
 class Device(Base):
@@ -35,6 +38,12 @@ class Device(Base):
     last_accuracy_m: Mapped[float | None] = mapped_column(Float, default=None)
     battery_pct: Mapped[float | None] = mapped_column(Float, default=None)
     battery_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Stock: what a coordinator recorded by hand ("in_stock", "defective", "lost").
+    status: Mapped[str] = mapped_column(String(16), default="in_stock", server_default="in_stock")
+    # The municipality whose stock the device is (CBS code); None while not assigned.
+    municipality_code: Mapped[str | None] = mapped_column(
+        ForeignKey("municipalities.code"), default=None, index=True
+    )
 
 
 class DeviceEvent(Base):

@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 EventType = Literal["sos", "position", "heartbeat", "battery_low", "tamper", "test"]
 DeviceKind = Literal["victim_alarm", "perpetrator_tracker"]
+DeviceStatus = Literal["in_stock", "in_use", "defective", "lost"]
 
 MAX_BATCH = 1000
 
@@ -72,6 +73,10 @@ class DeviceOut(BaseModel):
     last_seen_at: dt.datetime | None
     last_position_at: dt.datetime | None
     battery_pct: float | None
+    status: DeviceStatus = Field(
+        description='stock status; "in_use" while a case holds an active link to the device'
+    )
+    municipality: str | None = Field(description="CBS code of the municipality whose stock it is")
 
 
 class DeviceCreated(BaseModel):
@@ -83,3 +88,19 @@ class DeviceCreated(BaseModel):
 
 class DeviceList(BaseModel):
     devices: list[DeviceOut]
+
+
+class DeviceListQuery(BaseModel):
+    """Filters of the device list."""
+
+    status: DeviceStatus | None = None
+    municipality: str | None = Field(default=None, pattern=r"^\d{4}$")
+
+
+class DeviceStockUpdate(Strict):
+    """A stock change. "in_use" cannot be set by hand (409): it follows from a case link."""
+
+    status: DeviceStatus | None = None
+    municipality: str | None = Field(
+        default=None, pattern=r"^\d{4}$", description="CBS code; null takes it out of any stock"
+    )

@@ -8,14 +8,24 @@ from typing import Any
 from flask import Blueprint, g, request
 from pydantic import RootModel
 
-from aware.api import ApiError, parse_body, read_json_body, registry, validate_json
+from aware.api import (
+    ApiError,
+    parse_body,
+    parse_query,
+    read_json_body,
+    registry,
+    validate_json,
+)
 from aware.auth.access import bearer_token, roles_required
-from aware.devices import osmand, services
+from aware.devices import osmand, services, stock
+from aware.devices.models import Device
 from aware.devices.schemas import (
     DeviceCreate,
     DeviceCreated,
     DeviceList,
+    DeviceListQuery,
     DeviceOut,
+    DeviceStockUpdate,
     EventBatchIn,
     EventIn,
     IngestOut,
@@ -56,19 +66,70 @@ def create_device():  # type: ignore[no-untyped-def]
     return out.model_dump(mode="json"), 201
 
 
+@api.errorhandler(stock.StockError)
+def _stock_error(exc: stock.StockError):  # type: ignore[no-untyped-def]
+    codes = {404: "not_found", 409: "conflict", 422: "invalid_field"}
+    fields = {exc.field: exc.message} if exc.field else {}
+    return ApiError(exc.status, codes.get(exc.status, "error"), exc.message, fields).response()
+
+
+def _device_out(device: Device, status: str) -> dict[str, Any]:
+    return DeviceOut(
+        id=device.id,
+        serial=device.serial,
+        kind=device.kind,  # type: ignore[arg-type]
+        active=device.active,
+        created_at=device.created_at,
+        deactivated_at=device.deactivated_at,
+        last_seen_at=device.last_seen_at,
+        last_position_at=device.last_position_at,
+        battery_pct=device.battery_pct,
+        status=status,  # type: ignore[arg-type]
+        municipality=device.municipality_code,
+    ).model_dump(mode="json")
+
+
 @registry.route(
     api,
     "/devices",
     "GET",
-    summary="List devices",
+    summary="List devices (filter by stock status and owning municipality)",
     tag="devices",
     roles=("coordinator", "admin", "dispatcher"),
+    query=DeviceListQuery,
     responses={200: ("devices", DeviceList)},
 )
 @roles_required("coordinator", "admin", "dispatcher")
 def list_devices():  # type: ignore[no-untyped-def]
-    devices = [DeviceOut.model_validate(d) for d in services.list_devices(db())]
-    return DeviceList(devices=devices).model_dump(mode="json")
+    q = parse_query(DeviceListQuery)
+    rows = stock.list_devices(db(), q.status, q.municipality)
+    return {"devices": [_device_out(d, s) for d, s in rows]}
+
+
+@registry.route(
+    api,
+    "/devices/<int:device_id>",
+    "PATCH",
+    summary="Record a device's stock status (in_stock, defective, lost) and owning municipality",
+    tag="devices",
+    roles=("coordinator", "admin"),
+    request=DeviceStockUpdate,
+    responses={
+        200: ("device", DeviceOut),
+        404: ("unknown device", None),
+        409: ("in_use set by hand, or in_stock while a case holds the device", None),
+    },
+)
+@roles_required("coordinator", "admin")
+def update_device(device_id: int):  # type: ignore[no-untyped-def]
+    body = parse_body(DeviceStockUpdate)
+    changes: dict[str, Any] = {}
+    if body.status is not None:
+        changes["status"] = body.status
+    if "municipality" in body.model_fields_set:
+        changes["municipality"] = body.municipality
+    device, status = stock.update_stock(db(), device_id, changes)
+    return _device_out(device, status)
 
 
 @registry.route(
@@ -86,7 +147,7 @@ def deactivate_device(device_id: int):  # type: ignore[no-untyped-def]
         device = services.deactivate(db(), device_id, now())
     except services.DeviceNotFound:
         raise ApiError(404, "not_found", f"no device {device_id}") from None
-    return DeviceOut.model_validate(device).model_dump(mode="json")
+    return _device_out(device, stock.status_of(db(), device.id))
 
 
 def _device_id_for(token: str) -> int:
