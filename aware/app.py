@@ -196,6 +196,7 @@ def register_blueprints(app: Flask) -> None:
     from aware.web.admin import admin_web
     from aware.web.cases import cases_web
     from aware.web.meetings import meetings_web
+    from aware.web.reports import reports_web
     from aware.web.views import ops, web
 
     for bp in (
@@ -213,7 +214,7 @@ def register_blueprints(app: Flask) -> None:
     ):
         csrf.exempt(bp)  # bearer tokens or device tokens, never cookies
         app.register_blueprint(bp)
-    for bp in (auth_web, web, ops, admin_web, cases_web, meetings_web):
+    for bp in (auth_web, web, ops, admin_web, cases_web, meetings_web, reports_web):
         app.register_blueprint(bp)
 
 

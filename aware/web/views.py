@@ -33,6 +33,8 @@ def home():  # type: ignore[no-untyped-def]
         return redirect(url_for("web.console"))
     if user.role == "coordinator":
         return redirect(url_for("cases_web.case_list"))
+    if user.role == "municipality":
+        return redirect(url_for("reports_web.dashboard"))
     return render_template("home.html", user=user)
 
 
