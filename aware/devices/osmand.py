@@ -59,6 +59,9 @@ def flatten_json(body: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
+KMH_PER_KNOT = 1.852
+
+
 def parse_timestamp(raw: str | None, now: dt.datetime) -> dt.datetime:
     """Seconds or milliseconds since the epoch, or ISO 8601 (UTC assumed without an offset)."""
     if raw is None or str(raw).strip() == "":
@@ -124,9 +127,16 @@ def to_events(
         position=position,
         battery_pct=q.batt,
     )
+    # OsmAnd/Traccar send speed in knots: kept as sent, and converted for people (km/h).
+    speed_kmh = round(q.speed * KMH_PER_KNOT, 2) if q.speed is not None else None
     extra = {
         k: v
-        for k, v in (("speed_kn", q.speed), ("bearing", q.bearing), ("altitude", q.altitude))
+        for k, v in (
+            ("speed_kn", q.speed),
+            ("speed_kmh", speed_kmh),
+            ("bearing", q.bearing),
+            ("altitude", q.altitude),
+        )
         if v is not None
     }
     return [event], ({event.event_id: extra} if extra else {})

@@ -93,3 +93,13 @@ def test_traccar_client_json_body_is_flattened():
         "timestamp": "2026-11-28T12:00:00Z",
         "batt": 50.0,
     }
+
+
+def test_speed_in_knots_is_kept_and_converted_to_kmh():
+    import datetime as dt
+
+    from aware.devices.osmand import to_events
+
+    now = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
+    (event,), extras = to_events({"lat": "52.1", "lon": "5.1", "speed": "10", "bearing": "90"}, now)
+    assert extras[event.event_id] == {"speed_kn": 10.0, "speed_kmh": 18.52, "bearing": 90.0}
