@@ -45,7 +45,7 @@ def test_position_with_sos_becomes_one_sos_event_with_the_fix():
     )
     (e,) = events
     assert e.type == "sos" and e.position.lat == 52.1 and e.battery_pct == 81
-    assert extras[e.event_id] == {"speed_kn": 3.5}
+    assert extras[e.event_id] == {"speed_kn": 3.5, "speed_kmh": 6.48}
 
 
 def test_same_fix_sent_twice_gets_the_same_event_id():
@@ -101,5 +101,6 @@ def test_speed_in_knots_is_kept_and_converted_to_kmh():
     from aware.devices.osmand import to_events
 
     now = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
-    (event,), extras = to_events({"lat": "52.1", "lon": "5.1", "speed": "10", "bearing": "90"}, now)
+    params = {"id": "tok", "lat": "52.1", "lon": "5.1", "speed": "10", "bearing": "90"}
+    (event,), extras = to_events(params, now)
     assert extras[event.event_id] == {"speed_kn": 10.0, "speed_kmh": 18.52, "bearing": 90.0}
