@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aware import crypto
 from aware.devices.models import DEVICE_KINDS
 from aware.risk.rules import DEFAULT_REASSESS_DAYS
 
@@ -130,6 +131,36 @@ def _parse_tile_url(raw: str) -> str:
     return raw
 
 
+def _parse_rate(raw: str) -> str:
+    from limits import parse
+
+    raw = raw.strip()
+    try:
+        parse(raw)
+    except ValueError:
+        raise ValueError("expected a rate such as 10/minute or 5 per minute") from None
+    return raw
+
+
+def _parse_roles(raw: str) -> tuple[str, ...]:
+    from aware.auth.models import ROLES
+
+    if raw.strip().lower() == "none":
+        return ()
+    roles = tuple(r.strip() for r in raw.split(",") if r.strip())
+    bad = [r for r in roles if r not in ROLES]
+    if bad or not roles:
+        raise ValueError(f"expected roles from {', '.join(ROLES)} (comma-separated) or none")
+    return roles
+
+
+def _parse_proxy_hops(raw: str) -> int:
+    v = int(raw)
+    if v < 0 or v > 5:
+        raise ValueError("expected the number of reverse proxies in front, 0 to 5")
+    return v
+
+
 def _parse_env_name(raw: str) -> str:
     v = raw.strip().lower()
     if v not in ("production", "development", "testing"):
@@ -176,10 +207,31 @@ class Settings:
     victim_position_max_age_s: float = 300.0
     ban_hysteresis_m: float = 25.0
     sqlite_busy_timeout_ms: int = 10000
+    # Keys of the personal fields encrypted at rest (aware.crypto): the first encrypts, all
+    # decrypt. Development/testing without them: a random key kept in the instance folder.
+    data_keys: tuple[str, ...] = ()
+    # Sign-in: failed attempts per client IP and per username (flask-limiter rates), and the
+    # account lockout after `lockout_attempts` failures within `lockout_minutes`.
+    login_rate_ip: str = "10/minute"
+    login_rate_user: str = "5/minute"
+    lockout_attempts: int = 5
+    lockout_minutes: int = 15
+    # Roles that must sign in with TOTP; None means the default for the environment
+    # (admin in production, none in development and testing).
+    require_totp: tuple[str, ...] | None = None
+    # Reverse proxies in front of the service whose X-Forwarded-For/-Proto are trusted.
+    proxy_hops: int = 0
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def totp_required_roles(self) -> tuple[str, ...]:
+        """Roles that may not sign in without an enrolled second factor."""
+        if self.require_totp is not None:
+            return self.require_totp
+        return ("admin",) if self.env == "production" else ()
 
     def supervision_interval_for(self, kind: str) -> float:
         """Seconds a device of this kind may stay silent before it counts as offline."""
@@ -209,6 +261,12 @@ _VARIABLES: list[tuple[str, str, Callable[[str], Any]]] = [
     ("AWARE_REASSESS_DAYS", "reassess_days", _parse_reassess_days),
     ("AWARE_VICTIM_POSITION_MAX_AGE_S", "victim_position_max_age_s", _parse_positive_float),
     ("AWARE_BAN_HYSTERESIS_M", "ban_hysteresis_m", _parse_positive_float),
+    ("AWARE_LOGIN_RATE_IP", "login_rate_ip", _parse_rate),
+    ("AWARE_LOGIN_RATE_USER", "login_rate_user", _parse_rate),
+    ("AWARE_LOCKOUT_ATTEMPTS", "lockout_attempts", _parse_positive_int),
+    ("AWARE_LOCKOUT_MINUTES", "lockout_minutes", _parse_positive_int),
+    ("AWARE_REQUIRE_TOTP", "require_totp", _parse_roles),
+    ("AWARE_PROXY_HOPS", "proxy_hops", _parse_proxy_hops),
 ]
 
 
@@ -224,7 +282,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         try:
             values[name] = parse(raw)
         except ValueError as exc:
-            problems.append(f"{var}={raw!r}: {exc}")
+            shown = "(hidden)" if var in _SECRET_VARIABLES else repr(raw)
+            problems.append(f"{var}={shown}: {exc}")
     if "AWARE_INSTANCE_PATH" in environ:
         values["instance_path"] = Path(environ["AWARE_INSTANCE_PATH"]).resolve()
     values.update(overrides)
@@ -239,6 +298,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         )
     if settings.env == "production" and len(settings.secret_key) < 32:
         raise ConfigError("AWARE_SECRET_KEY must be at least 32 characters in production")
+    if settings.env == "production" and not settings.data_keys:
+        raise ConfigError(_NO_DATA_KEYS)
     twilio = [settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_from_number]
     if any(twilio) and not all(twilio):
         raise ConfigError(
@@ -247,8 +308,17 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     return settings
 
 
+_NO_DATA_KEYS = (
+    "AWARE_DATA_KEYS is required in production (AWARE_ENV=production): the key(s) that "
+    "encrypt personal fields at rest; generate one with: aware keys new"
+)
+
+
 def finalize(settings: Settings) -> Settings:
-    """Fill in what depends on the instance folder: the SQLite default and a dev secret."""
+    """Fill in what depends on the instance folder (the SQLite default, a dev secret, a dev
+    data key) and install the data keys for this process (see aware.crypto)."""
+    if settings.env == "production" and not settings.data_keys:
+        raise ConfigError(_NO_DATA_KEYS)
     settings.instance_path.mkdir(parents=True, exist_ok=True)
     changes: dict[str, Any] = {}
     if not settings.database_url:
@@ -261,6 +331,18 @@ def finalize(settings: Settings) -> Settings:
             key_file.touch(mode=0o600)
             key_file.write_text(secrets.token_hex(32))
         changes["secret_key"] = key_file.read_text().strip()
-    if not changes:
-        return settings
-    return Settings(**{**settings.__dict__, **changes})
+    if not settings.data_keys:
+        # Development and testing only (production refused above), like the secret: one random
+        # key per instance folder, so `make run` works without setup and data survives restarts.
+        data_key_file = settings.instance_path / crypto.KEY_FILE
+        if not data_key_file.exists():
+            data_key_file.touch(mode=0o600)
+            data_key_file.write_text(crypto.new_key())
+        try:
+            changes["data_keys"] = crypto.parse_keys(data_key_file.read_text())
+        except ValueError as exc:
+            raise ConfigError(f"{data_key_file}: {exc}") from None
+    if changes:
+        settings = Settings(**{**settings.__dict__, **changes})
+    crypto.install(crypto.Keyring(settings.data_keys))
+    return settings
