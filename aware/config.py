@@ -221,6 +221,10 @@ class Settings:
     require_totp: tuple[str, ...] | None = None
     # Reverse proxies in front of the service whose X-Forwarded-For/-Proto are trusted.
     proxy_hops: int = 0
+    # Retention: ended cases are anonymised this many days after their last change; positions
+    # (device events, resolved alarms) are removed this many days after they were received.
+    retention_case_days: int = 730
+    retention_position_days: int = 90
 
     @property
     def is_sqlite(self) -> bool:
@@ -267,6 +271,8 @@ _VARIABLES: list[tuple[str, str, Callable[[str], Any]]] = [
     ("AWARE_LOCKOUT_MINUTES", "lockout_minutes", _parse_positive_int),
     ("AWARE_REQUIRE_TOTP", "require_totp", _parse_roles),
     ("AWARE_PROXY_HOPS", "proxy_hops", _parse_proxy_hops),
+    ("AWARE_RETENTION_CASE_DAYS", "retention_case_days", _parse_positive_int),
+    ("AWARE_RETENTION_POSITION_DAYS", "retention_position_days", _parse_positive_int),
 ]
 
 
