@@ -12,9 +12,10 @@ from flask import Flask, Response, g, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_socketio import SocketIO
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from aware import i18n
+from aware import i18n, metrics
 from aware.adapters.notify import NotConfigured, TwilioNotifier
 from aware.adapters.realtime import (
     JsonPacket,
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
     register_state(app, settings)
     register_extensions(app, settings)
     register_blueprints(app)
+    metrics.init_app(app)
     register_errorhandlers(app)
     register_request_hooks(app)
     return app
@@ -247,6 +249,19 @@ def register_errorhandlers(app: Flask) -> None:
         status = exc.code or 500
         message = "the request body is over 1 MiB" if status == 413 else exc.description
         return error_body(status, codes.get(status, "error"), message or exc.name)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def database_unavailable(exc: Exception) -> Any:
+        # The database is down or unreachable: nothing was stored, the device should retry
+        # (pool_pre_ping reconnects once it answers again; no restart needed).
+        log.error("database unavailable on %s %s: %s", request.method, request.path, exc)
+        if _wants_json() or request.path == "/metrics":
+            resp = error_body(503, "unavailable", "the database is unavailable; retry shortly")
+        else:
+            resp = Response("Database niet bereikbaar; probeer het zo opnieuw.", 503)
+        resp.headers["Retry-After"] = "5"
+        return resp
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:
