@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from aware import metrics
 from aware.adapters.notify import Notifier, NotSent
 from aware.alarms import escalation as esc
 from aware.alarms.models import Alarm, AlarmLogEntry
@@ -215,6 +216,7 @@ class Escalator:
         if claimed != 1:
             return
         outcomes = self._send(firing, text, alarm_id)
+        metrics.count_escalations(outcomes)
         with self.sessions() as session:
             alarm = session.execute(
                 select(Alarm).where(Alarm.id == alarm_id).with_for_update()

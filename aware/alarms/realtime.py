@@ -13,9 +13,10 @@ from flask import request
 from flask_socketio import ConnectionRefusedError, Namespace, emit, join_room
 from sqlalchemy import select
 
+from aware import metrics
 from aware.adapters.realtime import NAMESPACE, ROOM
 from aware.alarms import services
-from aware.alarms.models import Counter
+from aware.alarms.models import Alarm, Counter
 from aware.auth.services import user_for_token
 
 log = logging.getLogger(__name__)
@@ -127,10 +128,38 @@ class DeliveryRecorder:
         st = self.app.extensions["aware"]
         try:
             with st.sessions() as session:
+                waiting = _undelivered_received_at(session, batch)
                 services.record_deliveries(session, batch)
+            _observe_latency(waiting, batch)
         except Exception:
             # Evidence is not dropped on a database hiccup: back in the queue for the next batch.
             log.exception("could not record delivery of %d alarms; retrying", len(batch))
             for item in batch:
                 self._queue.put(item)
             time.sleep(1.0)
+
+
+def _undelivered_received_at(
+    session: Any, batch: list[tuple[int, services.Actor, dt.datetime]]
+) -> dict[int, dt.datetime]:
+    """received_at of the batch's alarms not yet delivered, locked as record_deliveries locks
+    them (same transaction), so each alarm's latency is observed once, by one process."""
+    ids = sorted({alarm_id for alarm_id, _console, _at in batch})
+    rows = session.execute(
+        select(Alarm.id, Alarm.received_at)
+        .where(Alarm.id.in_(ids), Alarm.delivered_at.is_(None))
+        .with_for_update()
+    ).all()
+    return {int(alarm_id): received_at for alarm_id, received_at in rows}
+
+
+def _observe_latency(
+    waiting: dict[int, dt.datetime], batch: list[tuple[int, services.Actor, dt.datetime]]
+) -> None:
+    """Intake-to-console latency: the first console confirmation minus received_at."""
+    first: dict[int, dt.datetime] = {}
+    for alarm_id, _console, at in batch:
+        if alarm_id in waiting and (alarm_id not in first or at < first[alarm_id]):
+            first[alarm_id] = at
+    for alarm_id, at in first.items():
+        metrics.observe_delivery((at - waiting[alarm_id]).total_seconds())

@@ -20,6 +20,7 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from aware import metrics
 from aware.adapters.realtime import Publisher
 from aware.alarms import rules
 from aware.alarms import services as alarms
@@ -175,6 +176,7 @@ def raise_offline(
         alarm.id,
         case_id,
     )
+    metrics.count_device_offline()
     publisher.alarm_new(published)
     return int(alarm.id)
 
