@@ -124,6 +124,23 @@ def _meeting_reminders(ctx: JobContext) -> int:
         )
 
 
+def _retention_cases(ctx: JobContext) -> int:
+    from aware.scheduler import retention
+
+    return retention.anonymise_ended_cases(
+        ctx.sessions, ctx.clock(), ctx.settings.retention_case_days
+    )
+
+
+def _retention_positions(ctx: JobContext) -> int:
+    from aware.scheduler import retention
+
+    counts = retention.delete_old_positions(
+        ctx.sessions, ctx.clock(), ctx.settings.retention_position_days
+    )
+    return sum(counts.values())
+
+
 JOBS: list[JobSpec] = [
     JobSpec(
         "device_supervision",
@@ -147,6 +164,17 @@ JOBS: list[JobSpec] = [
     # High concern, violations and genuine alarms: an urgent meeting within 48 h.
     JobSpec("urgent_meetings", _urgent_meetings, lambda s: IntervalTrigger(seconds=60)),
     JobSpec("meeting_reminders", _meeting_reminders, lambda s: IntervalTrigger(minutes=5)),
+    # Retention, nightly (quiet hours; positions are cleared in short batches regardless).
+    JobSpec(
+        "retention_cases",
+        _retention_cases,
+        lambda s: CronTrigger(hour=3, minute=30, timezone=AMSTERDAM),
+    ),
+    JobSpec(
+        "retention_positions",
+        _retention_positions,
+        lambda s: CronTrigger(hour=3, minute=45, timezone=AMSTERDAM),
+    ),
 ]
 
 _context: JobContext | None = None
