@@ -265,6 +265,7 @@ _VARIABLES: list[tuple[str, str, Callable[[str], Any]]] = [
     ("AWARE_REASSESS_DAYS", "reassess_days", _parse_reassess_days),
     ("AWARE_VICTIM_POSITION_MAX_AGE_S", "victim_position_max_age_s", _parse_positive_float),
     ("AWARE_BAN_HYSTERESIS_M", "ban_hysteresis_m", _parse_positive_float),
+    ("AWARE_DATA_KEYS", "data_keys", crypto.parse_keys),
     ("AWARE_LOGIN_RATE_IP", "login_rate_ip", _parse_rate),
     ("AWARE_LOGIN_RATE_USER", "login_rate_user", _parse_rate),
     ("AWARE_LOCKOUT_ATTEMPTS", "lockout_attempts", _parse_positive_int),
@@ -274,6 +275,10 @@ _VARIABLES: list[tuple[str, str, Callable[[str], Any]]] = [
     ("AWARE_RETENTION_CASE_DAYS", "retention_case_days", _parse_positive_int),
     ("AWARE_RETENTION_POSITION_DAYS", "retention_position_days", _parse_positive_int),
 ]
+
+
+# Secrets: a bad value is named, never echoed (start-up messages end up in logs).
+_SECRET_VARIABLES = {"AWARE_DATA_KEYS"}
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from aware import migrate
+from aware import crypto, migrate
 from aware.adapters.realtime import RecordingPublisher
 from aware.app import create_app
 from aware.auth.services import create_user, issue_token
@@ -30,6 +30,9 @@ PG_URL = os.environ.get(
 )
 REQUIRE_PG = os.environ.get("AWARE_TEST_REQUIRE_POSTGRES") == "1"
 PASSWORD = "correct horse battery staple"
+# One data key per test run (aware.crypto): every app and session of the run reads the rows
+# the others wrote, whatever instance folder each app was given.
+DATA_KEY = crypto.new_key()
 
 
 def _pg_available() -> bool:
@@ -157,6 +160,7 @@ def settings_for(tmp_path: Path, url: str) -> Settings:
         database_url=url,
         secret_key="t" * 32,
         token_ttl_s=3600,
+        data_keys=(DATA_KEY,),
     )
 
 
@@ -236,6 +240,12 @@ def event(event_id: str = "e1", type_: str = "sos", **extra: Any) -> dict[str, A
     }
     body.update(extra)
     return body
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _data_key() -> None:
+    """Personal fields are encrypted with the run's key, also by tests without an app."""
+    crypto.install(crypto.Keyring([DATA_KEY]))
 
 
 @pytest.fixture(autouse=True, scope="session")

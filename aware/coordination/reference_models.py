@@ -14,6 +14,7 @@ import datetime as dt
 from sqlalchemy import Boolean, ForeignKey, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
+from aware.crypto import EncryptedString
 from aware.db import Base, BigId, UTCDateTime
 
 ORGANISATION_TYPES = (
@@ -64,6 +65,6 @@ class ContactPerson(Base):
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str | None] = mapped_column(String(100), default=None)
-    phone: Mapped[str | None] = mapped_column(String(32), default=None)
-    email: Mapped[str | None] = mapped_column(String(200), default=None)
+    phone: Mapped[str | None] = mapped_column(EncryptedString(32), default=None)
+    email: Mapped[str | None] = mapped_column(EncryptedString(200), default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())

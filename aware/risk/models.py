@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from aware.crypto import EncryptedFloat, EncryptedString
 from aware.db import Base, BigId, UTCDateTime
 
 REFERRAL_SOURCES = ("police", "veilig_thuis", "vrouwenopvang", "other")
@@ -40,16 +41,16 @@ class Case(Base):
     referral_source: Mapped[str] = mapped_column(String(16), default="police")
     # SASH has items that apply only when the stalker is a former intimate partner.
     ex_partner: Mapped[bool] = mapped_column(Boolean, default=True)
-    victim_name: Mapped[str] = mapped_column(String(200))
-    victim_phone: Mapped[str | None] = mapped_column(String(32), default=None)
-    victim_address: Mapped[str | None] = mapped_column(String(300), default=None)
-    victim_home_lat: Mapped[float | None] = mapped_column(Float, default=None)
-    victim_home_lon: Mapped[float | None] = mapped_column(Float, default=None)
+    victim_name: Mapped[str] = mapped_column(EncryptedString(200))
+    victim_phone: Mapped[str | None] = mapped_column(EncryptedString(32), default=None)
+    victim_address: Mapped[str | None] = mapped_column(EncryptedString(300), default=None)
+    victim_home_lat: Mapped[float | None] = mapped_column(EncryptedFloat(), default=None)
+    victim_home_lon: Mapped[float | None] = mapped_column(EncryptedFloat(), default=None)
     # Opt-in only (the perpetrator may hold her phone): an approach alarm texts the victim.
     victim_sms: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    perpetrator_name: Mapped[str | None] = mapped_column(String(200), default=None)
-    perpetrator_description: Mapped[str | None] = mapped_column(Text, default=None)
-    perpetrator_vehicle: Mapped[str | None] = mapped_column(String(200), default=None)
+    perpetrator_name: Mapped[str | None] = mapped_column(EncryptedString(200), default=None)
+    perpetrator_description: Mapped[str | None] = mapped_column(EncryptedString(2000), default=None)
+    perpetrator_vehicle: Mapped[str | None] = mapped_column(EncryptedString(200), default=None)
     # The latest professional judgement, kept on the case for lists and filters.
     concern: Mapped[str | None] = mapped_column(String(16), default=None)
     reassess_due: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)

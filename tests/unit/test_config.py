@@ -39,8 +39,11 @@ def test_production_refuses_a_short_secret_key():
 
 
 def test_production_with_a_key_starts():
-    s = load_settings({"AWARE_ENV": "production", "AWARE_SECRET_KEY": "k" * 40})
-    assert s.secret_key == "k" * 40
+    key = "a2V5LWZvci10ZXN0cy1vbmx5LWtleS1mb3ItdGVzdHM="
+    s = load_settings(
+        {"AWARE_ENV": "production", "AWARE_SECRET_KEY": "k" * 40, "AWARE_DATA_KEYS": key}
+    )
+    assert s.secret_key == "k" * 40 and s.data_keys == (key,)
 
 
 def test_twilio_settings_come_together():
