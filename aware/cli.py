@@ -224,5 +224,91 @@ def simulate(url: str, seconds: int, tokens_file: str | None) -> None:
     run(url, seconds, tokens_file or str(_settings().instance_path / "demo-devices.json"))
 
 
+@main.group()
+def keys() -> None:
+    """Keys of the personal fields encrypted at rest (AWARE_DATA_KEYS)."""
+
+
+@keys.command("new")
+def keys_new() -> None:
+    """Print a new random data key (put it first in AWARE_DATA_KEYS to start using it)."""
+    from aware import crypto
+
+    click.echo(crypto.new_key())
+
+
+def _keys_engine() -> Any:
+    """The database engine on a current schema, with this environment's keys installed."""
+    from aware import migrate
+    from aware.db import make_engine
+
+    settings = _settings()  # installs the keys (aware.config.finalize)
+    if settings.is_sqlite:
+        migrate.upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    if not migrate.is_current(engine, settings.database_url):
+        engine.dispose()
+        click.echo("aware: the database schema is not current; run `aware db upgrade`", err=True)
+        sys.exit(2)
+    return engine
+
+
+@keys.command("rotate")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100000))
+def keys_rotate(batch_size: int) -> None:
+    """Re-encrypt every personal field with the first key of AWARE_DATA_KEYS.
+
+    One transaction per batch of rows; running it again changes nothing. Afterwards the other
+    keys can be removed from AWARE_DATA_KEYS (restart every process with the new key first,
+    so nothing writes with an old one meanwhile).
+    """
+    from aware import crypto
+    from aware.models import Base
+
+    engine = _keys_engine()
+    try:
+        counts = crypto.rotate_all(engine, crypto.current(), Base.metadata, batch_size)
+    except crypto.DataKeyError as exc:
+        click.echo(f"aware: {exc}", err=True)
+        sys.exit(2)
+    finally:
+        engine.dispose()
+    for count in counts:
+        click.echo(count.line())
+    rotated = sum(c.rotated for c in counts)
+    current = sum(c.current for c in counts)
+    changed = sum(c.changed for c in counts)
+    click.echo(
+        f"rotated: {rotated} values re-encrypted, {current} already with the first key, "
+        f"{changed} changed meanwhile; every personal field now opens with the first key"
+    )
+
+
+@keys.command("check")
+def keys_check() -> None:
+    """Count the personal fields the keys in AWARE_DATA_KEYS open; exit 1 if any does not."""
+    from aware import crypto
+    from aware.models import Base
+
+    engine = _keys_engine()
+    try:
+        counts = crypto.check_all(engine, crypto.current(), Base.metadata)
+    finally:
+        engine.dispose()
+    for count in counts:
+        click.echo(
+            f"{count.table}.{count.column}: {count.current} readable, {count.unreadable} unreadable"
+        )
+    unreadable = sum(c.unreadable for c in counts)
+    if unreadable:
+        click.echo(
+            f"aware: {unreadable} values cannot be decrypted with AWARE_DATA_KEYS "
+            "(a key that encrypted them is missing)",
+            err=True,
+        )
+        sys.exit(1)
+    click.echo(f"ok: all {sum(c.current for c in counts)} values readable")
+
+
 if __name__ == "__main__":
     main()
