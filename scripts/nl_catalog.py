@@ -299,6 +299,16 @@ NL = {
     "vehicle": "voertuig",
     "victim notified by SMS": "slachtoffer per sms gewaarschuwd",
     "within %(s)s s": "binnen %(s)s s",
+    # sign-in security (lockout, rate limits, TOTP)
+    "Your role signs in with a second factor (an authenticator app), which your account does not have yet. Ask an administrator to set it up.": "Uw rol meldt zich aan met een tweede factor (een authenticator-app), maar uw account heeft die nog niet. Vraag een beheerder die in te stellen.",
+    "Too many failed sign-ins. Try again later.": "Te veel mislukte aanmeldingen. Probeer het later opnieuw.",
+    "The sign-in took too long. Sign in again.": "Het aanmelden duurde te lang. Meld u opnieuw aan.",
+    "After repeated failed attempts sign-in is blocked for a while: try again later.": "Na herhaalde mislukte pogingen is aanmelden een tijd geblokkeerd: probeer het later opnieuw.",
+    "Second factor": "Tweede factor",
+    "Enter the 6 digits shown in your authenticator app.": "Voer de 6 cijfers uit uw authenticator-app in.",
+    "Wrong or already used code. Wait for the next code and try again.": "Onjuiste of al gebruikte code. Wacht op de volgende code en probeer het opnieuw.",
+    "6-digit code from your authenticator app": "Code van 6 cijfers uit uw authenticator-app",
+    "Cancel": "Annuleren",
 }
 
 ROOT = Path(__file__).resolve().parent.parent / "aware" / "translations"
