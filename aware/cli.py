@@ -116,6 +116,38 @@ def user_create(username: str, role: str, password: str, municipality: str | Non
     click.echo(f"created {role} {created.username} (id {created.id})")
 
 
+@user.command("totp")
+@click.argument("username")
+@click.option("--replace", is_flag=True, help="give a new secret; the old codes stop working")
+def user_totp(username: str, replace: bool) -> None:
+    """Enrol a TOTP second factor: prints the otpauth:// URI once (scan it as a QR code)."""
+    from aware.auth.services import TotpInvalid, enroll_totp
+
+    with _session() as session:
+        try:
+            enrolled, uri = enroll_totp(session, username, replace=replace)
+        except TotpInvalid as exc:
+            click.echo(f"aware: {exc}", err=True)
+            sys.exit(2)
+    click.echo(f"second factor enrolled for {enrolled.username}; add it to an authenticator app:")
+    click.echo(uri)
+    click.echo("This is shown once. From now on sign-in asks for the 6-digit code.")
+
+
+@user.command("unlock")
+@click.argument("username")
+def user_unlock(username: str) -> None:
+    """Lift a sign-in lockout after too many failed attempts."""
+    from aware.auth.services import unlock
+
+    with _session() as session:
+        unlocked = unlock(session, username)
+    if unlocked is None:
+        click.echo(f"aware: no user {username}", err=True)
+        sys.exit(2)
+    click.echo(f"{unlocked.username} unlocked")
+
+
 @main.group()
 def municipalities() -> None:
     """Reference data: the CBS municipality list."""

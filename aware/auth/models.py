@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from aware.crypto import EncryptedString
 from aware.db import Base, BigId, UTCDateTime
 
 ROLES = ("admin", "coordinator", "dispatcher", "municipality")
@@ -25,6 +26,15 @@ class User(Base):
     municipality_code: Mapped[str | None] = mapped_column(String(4), default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # Lockout, kept in the database so every web process counts the same attempts:
+    # failures since `failed_since` (reset once that is older than the lockout window).
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failed_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    # TOTP second factor (RFC 6238): the base32 secret, encrypted at rest, and the last
+    # accepted time step, so a code is accepted once.
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedString(64), default=None)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 class ApiToken(Base):
