@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import text
@@ -126,7 +136,13 @@ def readyz():  # type: ignore[no-untyped-def]
         db().rollback()
     except Exception:
         return {"status": "unavailable", "database": "unreachable"}, 503
-    return {"status": "ready", "database": "ok"}
+    body = {"status": "ready", "database": "ok"}
+    health = current_app.extensions.get("aware_redis")
+    if health is not None:
+        # Reported, never 503: without Redis intake goes on and this process's consoles still
+        # get every alarm; taking the process out of the load balancer would stop intake.
+        body["redis"] = health.status()
+    return body
 
 
 @ops.get("/api/openapi.json")
