@@ -22,6 +22,7 @@ from aware.adapters.realtime import (
     RecordingPublisher,
     SocketIOPublisher,
     dispatch_redis_manager,
+    wire_redis,
 )
 from aware.alarms.escalation import chain_to_data, default_chain, parse_chain
 from aware.alarms.escalator import EscalatingPublisher, Escalator
@@ -146,7 +147,7 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     socketio.on_namespace(namespace)
     publisher = SocketIOPublisher(socketio, namespace.record_delivery, queued=manager is not None)
     if manager is not None:
-        manager.local_emit = publisher.emit_local
+        app.extensions["aware_redis"] = wire_redis(manager, publisher, namespace.resync)
     st = app.extensions["aware"]
     st.publisher = publisher
     if settings.env != "testing":
@@ -186,6 +187,7 @@ def register_blueprints(app: Flask) -> None:
     from aware.alarms.chains import api as chains_api
     from aware.alarms.phone import phone
     from aware.alarms.views import api as alarms_api
+    from aware.audit.views import api as audit_api
     from aware.auth.views import api as auth_api
     from aware.auth.views import web as auth_web
     from aware.coordination.allocation_views import api as allocation_api
@@ -196,6 +198,7 @@ def register_blueprints(app: Flask) -> None:
     from aware.reports.views import api as reports_api
     from aware.risk.views import api as risk_api
     from aware.web.admin import admin_web
+    from aware.web.audit import audit_web
     from aware.web.cases import cases_web
     from aware.web.meetings import meetings_web
     from aware.web.reports import reports_web
@@ -213,11 +216,16 @@ def register_blueprints(app: Flask) -> None:
         allocation_api,
         meetings_api,
         reports_api,
+        audit_api,
     ):
         csrf.exempt(bp)  # bearer tokens or device tokens, never cookies
         app.register_blueprint(bp)
-    for bp in (auth_web, web, ops, admin_web, cases_web, meetings_web, reports_web):
+    for bp in (auth_web, web, ops, admin_web, cases_web, meetings_web, reports_web, audit_web):
         app.register_blueprint(bp)
+    # Sign-in rate limits and security headers; the limits wrap the sign-in views above.
+    from aware.auth.security import init_app as init_sign_in_security
+
+    init_sign_in_security(app, app.extensions["aware"].settings)
 
 
 def _wants_json() -> bool:

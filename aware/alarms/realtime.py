@@ -14,9 +14,10 @@ from flask_socketio import ConnectionRefusedError, Namespace, emit, join_room
 from sqlalchemy import select
 
 from aware import metrics
-from aware.adapters.realtime import NAMESPACE, ROOM
+from aware.adapters.realtime import NAMESPACE, ROOM, STATUS_EVENT
 from aware.alarms import services
 from aware.alarms.models import Alarm, Counter
+from aware.audit import services as audit
 from aware.auth.services import user_for_token
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,15 @@ class DispatchNamespace(Namespace):
             alarms = services.alarm_dicts(
                 session.connection(), services.active_alarms(session), st.clock()
             )
+            audit.access(
+                session,
+                user,
+                audit.CONSOLE_SNAPSHOT,
+                object_type="alarms",
+                case_ids=[a["case_id"] for a in alarms if a["case_id"]],
+                detail={"alarms": len(alarms)},
+                at=st.clock(),
+            )
         # An alarm that reaches a console in the snapshot has been delivered too.
         undelivered = [a["id"] for a in alarms if a["delivered_at"] is None]
         emit(
@@ -68,7 +78,41 @@ class DispatchNamespace(Namespace):
             {"alarms": alarms, "seq": seq},
             callback=self._snapshot_ack(sid, undelivered),
         )
+        health = self.app.extensions.get("aware_redis")
+        if health is not None and health.status() != "up":
+            emit(STATUS_EVENT, {"redis": health.status()})
         log.info("console connected (%d active alarms sent)", len(alarms))
+
+    def resync(self) -> None:
+        """Send every console of this process a fresh snapshot (Redis is back: alarms taken in
+        by other processes meanwhile never reached them)."""
+        st = self.app.extensions["aware"]
+        try:
+            with self.app.app_context(), st.sessions() as session:
+                seq = _current_seq(session)
+                alarms = services.alarm_dicts(
+                    session.connection(), services.active_alarms(session), st.clock()
+                )
+                session.rollback()
+            undelivered = [a["id"] for a in alarms if a["delivered_at"] is None]
+            server = self.socketio.server
+            try:
+                participants = list(server.manager.get_participants(NAMESPACE, ROOM))
+            except KeyError:
+                participants = []
+            for sid, _eio_sid in participants:
+                server.emit(
+                    "alarms.snapshot",
+                    {"alarms": alarms, "seq": seq},
+                    namespace=NAMESPACE,
+                    to=sid,
+                    callback=self._snapshot_ack(sid, undelivered),
+                    ignore_queue=True,
+                )
+            log.info("resync: %d consoles sent %d active alarms", len(participants), len(alarms))
+        except Exception:
+            # Consoles keep what they have; they get a snapshot again on their next connect.
+            log.exception("resync of the consoles failed")
 
     def _snapshot_ack(self, sid: str, alarm_ids: list[int]) -> Any:
         def ack(*_args: Any) -> None:

@@ -19,6 +19,7 @@
 
   var el = {
     connection: document.getElementById("connection"),
+    degraded: document.getElementById("degraded"),
     shift: document.getElementById("shift"),
     sound: document.getElementById("sound"),
     notice: document.getElementById("notice"),
@@ -614,6 +615,11 @@
     } else {
       setConnection("disconnected");
     }
+  });
+  // Redis down: this server's alarms still arrive, other servers' may not until it is back
+  // (the server then sends a fresh snapshot).
+  socket.on("service.status", function (data) {
+    if (el.degraded) el.degraded.hidden = !(data && data.redis === "down");
   });
   socket.on("alarms.snapshot", function (data, ack) {
     applySnapshot(data);
