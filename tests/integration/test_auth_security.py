@@ -479,3 +479,13 @@ def test_production_sends_hsts_and_secure_cookies(tmp_path, db_url, sessions):
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     api = client.get("/api/openapi.json")
     assert "Strict-Transport-Security" in api.headers
+
+
+def test_sign_in_works_and_is_still_limited_when_redis_is_down(build, make_user):
+    make_user("dispatcher", "disp-noredis")
+    app, _ = build(redis_url="redis://127.0.0.1:9/0", redis_channel=f"t-{uuid.uuid4().hex}")
+    client = app.test_client()
+    assert _token(client, "disp-noredis").status_code == 200  # counted in memory meanwhile
+    for i in range(10):
+        assert _token(client, f"down-{i}", "wrong password!").status_code == 401
+    assert _token(client, "disp-noredis").status_code == 429
