@@ -14,6 +14,7 @@ from flask_socketio import SocketIO
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from aware import i18n, metrics
 from aware.adapters.notify import NotConfigured, TwilioNotifier
@@ -73,6 +74,16 @@ def configure(app: Flask, settings: Settings, extra: dict[str, Any]) -> None:
     )
     app.config.update(extra)
     app.session_interface = WebOnlySessions()
+    # Ids are 64-bit: a larger number in a path is no id at all (404), never a database error.
+    app.url_map.converters["int"] = Id64Converter
+
+
+class Id64Converter(IntegerConverter):
+    """<int:...> limited to the 64-bit signed range of the database's ids."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 class WebOnlySessions(SecureCookieSessionInterface):
