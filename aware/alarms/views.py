@@ -22,6 +22,7 @@ from aware.alarms.schemas import (
     iso,
 )
 from aware.api import ApiError, parse_body, parse_query, registry
+from aware.audit import services as audit
 from aware.auth.access import roles_required
 from aware.devices.models import Device
 from aware.risk.models import Ban
@@ -75,6 +76,13 @@ def list_alarms():  # type: ignore[no-untyped-def]
     q = parse_query(AlarmListQuery)
     statuses = (q.status,) if q.status else ("open", "acknowledged")
     alarms = services.list_alarms(db(), statuses, q.limit)
+    audit.access(
+        db(),
+        g.user,
+        audit.ALARM_LIST,
+        object_type="alarms",
+        case_ids=[a.case_id for a in alarms if a.case_id],
+    )
     return {"alarms": services.alarm_dicts(db().connection(), alarms, now())}
 
 
@@ -94,6 +102,14 @@ def get_alarm(alarm_id: int):  # type: ignore[no-untyped-def]
     except services.AlarmNotFound:
         raise _not_found(alarm_id) from None
     cards = case_summaries(db().connection(), [alarm.case_id], now())
+    audit.access(
+        db(),
+        g.user,
+        audit.ALARM_READ,
+        case_id=alarm.case_id,
+        object_type="alarm",
+        object_id=alarm_id,
+    )
     return alarm_detail_to_dict(alarm, timeline, cards.get(alarm.case_id or 0))
 
 
@@ -312,5 +328,13 @@ def alarm_context(alarm_id: int):  # type: ignore[no-untyped-def]
             battery_at=device.battery_at,
             last_position=fix,
         ).model_dump(mode="json")
+    audit.access(
+        db(),
+        g.user,
+        audit.ALARM_READ,
+        case_id=alarm.case_id,
+        object_type="alarm_context",
+        object_id=alarm_id,
+    )
     db().rollback()
     return {"device": device_out, "zones": zones}

@@ -122,6 +122,18 @@ def access(
     return entry
 
 
+def changed_fields(body: Any, prefix: str = "") -> list[str]:
+    """The names (never the values) of the fields a pydantic request body set, dotted."""
+    names: list[str] = []
+    for name in sorted(getattr(body, "model_fields_set", ())):
+        value = getattr(body, name)
+        inner = (
+            changed_fields(value, f"{prefix}{name}.") if hasattr(value, "model_fields_set") else []
+        )
+        names.extend(inner or [f"{prefix}{name}"])
+    return names
+
+
 @dataclass(frozen=True)
 class AuditFilter:
     """What an admin asks of the log; every part optional."""

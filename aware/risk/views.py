@@ -9,6 +9,7 @@ from flask import Blueprint, g
 from pydantic import Field
 
 from aware.api import ApiError, parse_body, parse_query, registry
+from aware.audit import services as audit
 from aware.auth.access import roles_required
 from aware.devices.schemas import Strict
 from aware.risk import checks, geometry, rules, services
@@ -138,6 +139,7 @@ def create_case():  # type: ignore[no-untyped-def]
     body = parse_body(CaseCreate)
     creator = g.user.id if g.user.role == "coordinator" else None
     case = services.create_case(db(), body, now(), creator)
+    audit.access(db(), g.user, audit.CASE_CREATE, case_id=case.id)
     return case_to_dict(case), 201
 
 
@@ -155,6 +157,7 @@ def create_case():  # type: ignore[no-untyped-def]
 def list_cases():  # type: ignore[no-untyped-def]
     q = parse_query(CaseListQuery)
     cases = services.list_cases(db(), q.municipality, q.status, q.concern, q.limit)
+    audit.access(db(), g.user, audit.CASE_LIST, object_type="cases", case_ids=[c.id for c in cases])
     return {"cases": [case_to_dict(c) for c in cases]}
 
 
@@ -169,7 +172,11 @@ def list_cases():  # type: ignore[no-untyped-def]
 )
 @roles_required(*READ)
 def get_case(case_id: int):  # type: ignore[no-untyped-def]
-    return case_to_dict(services.get_case(db(), case_id))
+    case = services.get_case(db(), case_id)
+    audit.access(
+        db(), g.user, audit.CASE_READ, case_id=case_id, detail={"contact": sees_contact(case_id)}
+    )
+    return case_to_dict(case)
 
 
 @registry.route(
@@ -186,7 +193,15 @@ def get_case(case_id: int):  # type: ignore[no-untyped-def]
 def update_case(case_id: int):  # type: ignore[no-untyped-def]
     _case_writer(case_id)
     body = parse_body(CaseUpdate)
-    return case_to_dict(services.update_case(db(), case_id, body, now()))
+    case = services.update_case(db(), case_id, body, now())
+    audit.access(
+        db(),
+        g.user,
+        audit.CASE_UPDATE,
+        case_id=case_id,
+        detail={"fields": audit.changed_fields(body)},
+    )
+    return case_to_dict(case)
 
 
 @registry.route(
@@ -203,7 +218,11 @@ def update_case(case_id: int):  # type: ignore[no-untyped-def]
 def set_victim_notification(case_id: int):  # type: ignore[no-untyped-def]
     _case_writer(case_id)
     body = parse_body(VictimNotificationIn)
-    return case_to_dict(services.set_victim_notification(db(), case_id, body.sms, now()))
+    case = services.set_victim_notification(db(), case_id, body.sms, now())
+    audit.access(
+        db(), g.user, audit.CASE_UPDATE, case_id=case_id, detail={"fields": ["victim_sms"]}
+    )
+    return case_to_dict(case)
 
 
 @registry.route(
@@ -256,6 +275,14 @@ def add_assessment(case_id: int):  # type: ignore[no-untyped-def]
         now=now(),
         reassess_days=st.settings.reassess_days,
     )
+    audit.access(
+        db(),
+        g.user,
+        audit.CASE_UPDATE,
+        case_id=case_id,
+        object_type="assessment",
+        object_id=assessment.id,
+    )
     return AssessmentOut(
         id=assessment.id,
         case_id=case_id,
@@ -284,6 +311,9 @@ def action_done(case_id: int, action_id: int):  # type: ignore[no-untyped-def]
     _case_writer(case_id)
     body = parse_body(ActionDone)
     a = services.action_done(db(), case_id, action_id, g.user.username, body.note, now())
+    audit.access(
+        db(), g.user, audit.CASE_UPDATE, case_id=case_id, object_type="case_action", object_id=a.id
+    )
     return ActionOut(
         id=a.id,
         kind=a.kind,
@@ -313,6 +343,14 @@ def link_device(case_id: int):  # type: ignore[no-untyped-def]
     _case_writer(case_id)
     body = parse_body(LinkDevice)
     services.link_device(db(), case_id, body.device_id, body.role, now())
+    audit.access(
+        db(),
+        g.user,
+        audit.CASE_UPDATE,
+        case_id=case_id,
+        object_type="case_device",
+        object_id=body.device_id,
+    )
     return case_to_dict(services.get_case(db(), case_id)), 201
 
 
@@ -335,6 +373,14 @@ def add_coordinator(case_id: int):  # type: ignore[no-untyped-def]
     _case_writer(case_id)
     body = parse_body(CoordinatorIn)
     services.add_coordinator(db(), case_id, body.user_id, now())
+    audit.access(
+        db(),
+        g.user,
+        audit.CASE_UPDATE,
+        case_id=case_id,
+        object_type="case_coordinator",
+        object_id=body.user_id,
+    )
     return case_to_dict(services.get_case(db(), case_id))
 
 
@@ -370,6 +416,9 @@ def add_ban(case_id: int):  # type: ignore[no-untyped-def]
     values = _ban_values(body)
     ban = services.add_ban(db(), case_id, values, now())
     out = ban_to_dict(ban)
+    audit.access(
+        db(), g.user, audit.CASE_UPDATE, case_id=case_id, object_type="ban", object_id=ban.id
+    )
     _warm_ban_cache(case_id)
     return out, 201
 
@@ -442,6 +491,7 @@ def _ban_values(body: BanCreate) -> dict[str, Any]:
 @roles_required(*READ)
 def ban_map(case_id: int):  # type: ignore[no-untyped-def]
     case = services.get_case(db(), case_id)
+    audit.access(db(), g.user, audit.CASE_READ, case_id=case_id, object_type="bans")
     features: list[dict[str, Any]] = []
     for ban in services.active_bans(db(), case.id):
         props = ban_to_dict(ban)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from aware.alarms.models import Alarm
 from aware.alarms.schemas import alarm_to_dict
+from aware.audit import services as audit
 from aware.auth.access import web_user
 from aware.auth.models import User
 from aware.devices.models import Device
@@ -53,6 +54,14 @@ def case_list():  # type: ignore[no-untyped-def]
         }
         for c in cases
     ]
+    audit.access(
+        db(),
+        user,
+        audit.CASE_LIST,
+        object_type="cases",
+        case_ids=[c.id for c in cases],
+        detail={"via": "page"},
+    )
     db().rollback()
     return render_template(
         "cases.html",
@@ -69,6 +78,13 @@ def case_page(case_id: int):  # type: ignore[no-untyped-def]
     if case is None:
         abort(404)
     data = case_to_dict(case)
+    audit.access(
+        db(),
+        user,
+        audit.CASE_READ,
+        case_id=case_id,
+        detail={"via": "page", "contact": not data["victim"]["contact_redacted"]},
+    )
     session = db()
     assessments = session.scalars(
         select(Assessment).where(Assessment.case_id == case_id).order_by(Assessment.assessed_at)
