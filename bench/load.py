@@ -677,11 +677,13 @@ def run(args: argparse.Namespace) -> int:
         time.sleep(max(0.0, start_at - time.monotonic()))
         before = [proc_sample(s.proc.pid) for s in servers if s.proc is not None]
         t_start = time.monotonic()
+        load_avg = [os.getloadavg()[0]]
         presser.start()
         print(f"load running for {duration_s:.0f} s ...", flush=True)
         results = generators.results(timeout=duration_s + 60)
         presser.finish()
         wall = time.monotonic() - t_start
+        load_avg.append(os.getloadavg()[0])
         after = [proc_sample(s.proc.pid) for s in servers if s.proc is not None]
         for server in servers:
             if not server.alive():
@@ -701,6 +703,10 @@ def run(args: argparse.Namespace) -> int:
             committed,
             (before, after),
             redis_db,
+        )
+        print(
+            f"  machine load average (1 min) at the start of the load {load_avg[0]:.1f}, "
+            f"at the end {load_avg[1]:.1f} ({os.cpu_count()} CPUs; other work included)"
         )
         log_errors = {s.name: log_error_lines(s) for s in servers}
         print(f"  server log lines with ERROR or Traceback: {log_errors}")
