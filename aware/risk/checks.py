@@ -8,6 +8,7 @@ has a watch row: armed, or fired with the open alarm that later positions are ad
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -18,6 +19,7 @@ from sqlalchemy import Connection, Table, and_, func, insert, select, update
 from aware.alarms import rules as alarm_rules
 from aware.alarms.models import Alarm, AlarmLogEntry
 from aware.alarms.services import insert_alarm, next_seq
+from aware.crypto import DataKeyError
 from aware.devices.models import Device
 from aware.devices.schemas import EventIn
 from aware.risk import geometry
@@ -30,6 +32,7 @@ _ALARMS = cast(Table, Alarm.__table__)
 _LOG = cast(Table, AlarmLogEntry.__table__)
 _LINKS = cast(Table, CaseDevice.__table__)
 _DEVICES = cast(Table, Device.__table__)
+log = logging.getLogger(__name__)
 _CASES = cast(Table, Case.__table__)
 
 # A position that reaches us this long after it was taken is "late" (buffered).
@@ -278,10 +281,16 @@ def _victim(conn: Connection, case_id: int) -> _Victim:
             row.last_accuracy_m or 0.0,
             row.last_position_at,
         )
-    case = conn.execute(
-        select(_CASES.c.victim_home_lat, _CASES.c.victim_home_lon).where(_CASES.c.id == case_id)
-    ).one()
     home = None
+    try:
+        case = conn.execute(
+            select(_CASES.c.victim_home_lat, _CASES.c.victim_home_lon).where(_CASES.c.id == case_id)
+        ).one()
+    except DataKeyError:
+        # A key missing from AWARE_DATA_KEYS must never cost an alarm: judge without the
+        # home point (the victim device's fix still counts) and say so loudly.
+        log.error("case %s: home point unreadable (data key missing); judged without it", case_id)
+        return _Victim(fix, None)
     if case.victim_home_lat is not None and case.victim_home_lon is not None:
         home = geometry.to_rd(case.victim_home_lon, case.victim_home_lat)
     return _Victim(fix, home)

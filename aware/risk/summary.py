@@ -7,15 +7,41 @@ apply. Only roles with that need (dispatch, the case's coordinators) ever receiv
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, select
 
+from aware.crypto import DataKeyError
 from aware.risk.models import Ban, Case
 
 _CASES = cast(Table, Case.__table__)
 _BANS = cast(Table, Ban.__table__)
+# The columns a card can always show: not encrypted (see aware/crypto.py).
+_PLAIN = (
+    _CASES.c.id,
+    _CASES.c.reference,
+    _CASES.c.municipality_code,
+    _CASES.c.status,
+    _CASES.c.concern,
+)
+UNREADABLE = "[onleesbaar: datasleutel ontbreekt]"
+log = logging.getLogger(__name__)
+
+
+def _unreadable_card(c: Any) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "reference": c.reference,
+        "municipality": c.municipality_code,
+        "status": c.status,
+        "concern": c.concern,
+        "victim": {"name": UNREADABLE, "phone": None, "address": None},
+        "perpetrator": {"name": None, "description": None, "vehicle": None},
+        "unreadable": True,
+        "active_bans": [],
+    }
 
 
 def case_summaries(
@@ -26,7 +52,16 @@ def case_summaries(
     if not ids:
         return {}
     cards: dict[int, dict[str, Any]] = {}
-    for c in conn.execute(select(_CASES).where(_CASES.c.id.in_(ids))):
+    try:
+        rows = conn.execute(select(_CASES).where(_CASES.c.id.in_(ids))).all()
+    except DataKeyError:
+        # A data key missing from AWARE_DATA_KEYS must never cost an alarm: the card goes out
+        # without the encrypted details, marked, and the error is logged for the operators.
+        log.error("case cards %s unreadable (data key missing): sent without personal details", ids)
+        rows = []
+        for c in conn.execute(select(*_PLAIN).where(_CASES.c.id.in_(ids))):
+            cards[c.id] = _unreadable_card(c)
+    for c in rows:
         cards[c.id] = {
             "id": c.id,
             "reference": c.reference,

@@ -369,3 +369,48 @@ def test_the_migration_encrypts_rows_written_before_it(kind, tmp_path, pg_schema
         assert tuple(row) == ("Sanne 0", 52.09071234567891, 5.1214)
     finally:
         engine.dispose()
+
+
+def test_a_missing_data_key_never_costs_an_alarm(client, coordinator, dispatcher):
+    """Intake builds the case card before it commits: an unreadable case row must degrade the
+    card, not roll the alarm back."""
+    from aware import crypto
+    from tests.conftest import DATA_KEY, bearer
+
+    case = client.post(
+        "/api/v1/cases",
+        headers=coordinator,
+        json={
+            "reference": "KEYLOSS-1",
+            "municipality": "0344",
+            "victim": {"name": "Fenna Kuiper", "phone": "+31612340000"},
+        },
+    ).get_json()
+    device = client.post(
+        "/api/v1/devices", headers=coordinator, json={"serial": "AW-KEY", "kind": "victim_alarm"}
+    ).get_json()
+    r = client.post(
+        f"/api/v1/cases/{case['id']}/devices",
+        headers=coordinator,
+        json={"device_id": device["id"], "role": "victim"},
+    )
+    assert r.status_code == 201
+    crypto.install(crypto.Keyring([crypto.new_key()]))  # the case's key is gone
+    try:
+        r = client.post(
+            "/api/v1/ingest",
+            headers=bearer(device["token"]),
+            json={
+                "event_id": "press-1",
+                "type": "sos",
+                "occurred_at": "2026-11-28T10:00:00+01:00",
+            },
+        )
+        assert r.status_code == 202, r.get_json()
+        (alarm_id,) = r.get_json()["alarm_ids"]
+        alarm = client.get(f"/api/v1/alarms/{alarm_id}", headers=dispatcher).get_json()
+        assert alarm["status"] == "open" and alarm["case"]["reference"] == "KEYLOSS-1"
+        assert alarm["case"]["unreadable"] is True
+        assert "Fenna" not in str(alarm)
+    finally:
+        crypto.install(crypto.Keyring([DATA_KEY]))
