@@ -9,6 +9,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
 NL = {
+    "Audit log": "Auditlog",
     "Municipality review": "Gemeentelijke evaluatie",
     "None in this period.": "Geen in deze periode.",
     "Is AWARE reaching every victim with the highest risk? Figures only, never identities; "
