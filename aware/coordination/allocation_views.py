@@ -13,6 +13,7 @@ from flask import Blueprint, g
 from sqlalchemy import select
 
 from aware.api import ApiError, parse_body, registry
+from aware.audit import services as audit
 from aware.auth.access import roles_required
 from aware.coordination import allocation as services
 from aware.coordination import allocation_rules as rules
@@ -420,6 +421,7 @@ def case_allocation(case_id: int):  # type: ignore[no-untyped-def]
     history = [allocation_to_dict(a) for a in services.for_case(db(), case_id)]
     open_states = {s.value for s in rules.OPEN}
     current = next((a for a in history if a["status"] in open_states), None)
+    audit.access(db(), g.user, audit.CASE_READ, case_id=case_id, detail={"part": "allocation"})
     return CaseAllocationOut.model_validate(
         {"case_id": case_id, "current": current, "history": history}
     ).model_dump(mode="json")

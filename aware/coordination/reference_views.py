@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, g
 
 from aware.api import ApiError, parse_body, parse_query, registry
+from aware.audit import services as audit
 from aware.auth.access import roles_required
 from aware.coordination import reference as services
 from aware.coordination.reference_models import ContactPerson, Municipality, Organisation
@@ -159,7 +160,10 @@ def list_organisations():  # type: ignore[no-untyped-def]
 )
 @roles_required(*READ)
 def get_organisation(org_id: int):  # type: ignore[no-untyped-def]
-    return organisation_to_dict(services.get_organisation(db(), org_id), with_contacts=True)
+    out = organisation_to_dict(services.get_organisation(db(), org_id), with_contacts=True)
+    # Contact persons' phone and e-mail are personal data too.
+    audit.access(db(), g.user, "organisation.read", object_type="organisation", object_id=org_id)
+    return out
 
 
 @registry.route(

@@ -366,3 +366,36 @@ def test_case_references_of_the_log_are_append_only(session, make_user, coord, c
         session.execute(update(AuditCaseRef).values(case_id=case["id"]))
     with pytest.raises(Exception, match="append-only"), session.begin_nested():
         session.execute(AuditCaseRef.__table__.delete())
+
+
+def test_allocation_chain_and_organisation_contacts_reads_are_audited(client, coordinator, session):
+    from sqlalchemy import select
+
+    from aware.audit.models import AuditEntry
+    from aware.coordination.reference_models import ContactPerson, Organisation
+    from tests.conftest import now as _now
+
+    case = client.post(
+        "/api/v1/cases",
+        headers=coordinator,
+        json={"reference": "AUD-ALLOC", "municipality": "0344", "victim": {"name": "Y"}},
+    ).get_json()
+    org = Organisation(name="Vrouwenopvang X", type="vrouwenopvang", created_at=_now())
+    session.add(org)
+    session.flush()
+    session.add(ContactPerson(organisation_id=org.id, name="C", phone="+31611112223"))
+    session.commit()
+    assert (
+        client.get(f"/api/v1/cases/{case['id']}/allocation", headers=coordinator).status_code == 200
+    )
+    assert client.get(f"/api/v1/organisations/{org.id}", headers=coordinator).status_code == 200
+    actions = session.execute(
+        select(AuditEntry.action, AuditEntry.case_id, AuditEntry.detail).order_by(AuditEntry.id)
+    ).all()
+    assert ("case.read", case["id"], {"part": "allocation"}) in [tuple(a) for a in actions]
+    assert "organisation.read" in [a[0] for a in actions]
+    # Unknown ids write nothing.
+    before = len(actions)
+    assert client.get("/api/v1/organisations/999999", headers=coordinator).status_code == 404
+    after = session.execute(select(AuditEntry.id)).all()
+    assert len(after) == before
