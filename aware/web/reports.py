@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from aware.alarms.figures import AMSTERDAM
 from aware.auth.access import web_user
 from aware.auth.models import User
 from aware.state import db, now
@@ -32,7 +33,7 @@ def _viewer() -> User:
 
 
 def _period() -> tuple[dt.date, dt.date]:
-    today = now().date()
+    today = now().astimezone(AMSTERDAM).date()  # the reviewer's calendar, not UTC's
     try:
         end = dt.date.fromisoformat(request.args.get("to") or today.isoformat())
         start = dt.date.fromisoformat(
