@@ -59,3 +59,18 @@ def web_user() -> User | None:
         session.clear()
         return None
     return user
+
+
+def page_user(*roles: str) -> User:
+    """Guard for web pages: the signed-in person if their role is one of `roles`; otherwise
+    a redirect to /login (nobody signed in) or 403. Sets g.user, so services that apply need
+    to know (e.g. case_to_dict) see who is asking."""
+    from flask import abort, redirect, url_for
+
+    user = web_user()
+    if user is None:
+        abort(redirect(url_for("auth_web.login_form")))
+    if user.role not in roles:
+        abort(403)
+    g.user = user
+    return user

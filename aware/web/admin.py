@@ -11,26 +11,16 @@ from flask_babel import gettext as _
 from aware.alarms import chains as chain_services
 from aware.alarms import escalation as esc
 from aware.alarms import rules
-from aware.auth.access import web_user
-from aware.auth.models import User
+from aware.auth.access import page_user
 from aware.state import db, now, state
 
 admin_web = Blueprint("admin_web", __name__, url_prefix="/admin")
 STEP_ROWS = 3
 
 
-def _admin() -> User:
-    user = web_user()
-    if user is None:
-        abort(redirect(url_for("auth_web.login_form")))
-    if user.role != "admin":
-        abort(403)
-    return user
-
-
 @admin_web.get("/escalation")
 def escalation():  # type: ignore[no-untyped-def]
-    user = _admin()
+    user = page_user("admin")
     own = chain_services.chains(db())
     default = state().default_escalation or {"steps": [], "max_repeats": 0}
     rows = []
@@ -84,7 +74,7 @@ def _number(raw: str, field: str) -> float:
 
 @admin_web.post("/escalation/<alarm_type>")
 def save_escalation(alarm_type: str):  # type: ignore[no-untyped-def]
-    user = _admin()
+    user = page_user("admin")
     if alarm_type not in rules.PRIORITY:
         abort(404)
     action = request.form.get("action", "save")

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 from flask_babel import get_locale
 
 from aware.audit import services
 from aware.audit.views import FilterInvalid, csv_response, parse_args
-from aware.auth.access import web_user
-from aware.auth.models import User
+from aware.auth.access import page_user
 from aware.state import db, now
 
 audit_web = Blueprint("audit_web", __name__, url_prefix="/admin")
@@ -65,22 +64,13 @@ TEXTS = {
 }
 
 
-def _admin() -> User:
-    user = web_user()
-    if user is None:
-        abort(redirect(url_for("auth_web.login_form")))
-    if user.role != "admin":
-        abort(403)
-    return user
-
-
 def _texts() -> dict[str, str]:
     return TEXTS.get(str(get_locale()), TEXTS["nl"])
 
 
 @audit_web.get("/audit")
 def audit_page():  # type: ignore[no-untyped-def]
-    user = _admin()
+    user = page_user("admin")
     values = {k: request.args.get(k, "") for k in FILTERS}
     args: dict[str, Any] = {k: v for k, v in values.items() if v}
     entries: list[dict[str, Any]] = []
@@ -108,7 +98,7 @@ def audit_page():  # type: ignore[no-untyped-def]
 
 @audit_web.get("/audit.csv")
 def audit_csv():  # type: ignore[no-untyped-def]
-    user = _admin()
+    user = page_user("admin")
     try:
         f, _fmt = parse_args({k: v for k in FILTERS if (v := request.args.get(k, ""))})
     except FilterInvalid as exc:

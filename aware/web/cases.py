@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from aware.alarms.models import Alarm
 from aware.alarms.schemas import alarm_to_dict
 from aware.audit import services as audit
-from aware.auth.access import web_user
-from aware.auth.models import User
+from aware.auth.access import page_user
 from aware.devices.models import Device
 from aware.risk import services
 from aware.risk.models import Assessment, Ban, Case
@@ -27,19 +26,9 @@ cases_web = Blueprint("cases_web", __name__)
 READERS = ("coordinator", "admin")
 
 
-def _reader() -> User:
-    user = web_user()
-    if user is None:
-        abort(redirect(url_for("auth_web.login_form")))
-    if user.role not in READERS:
-        abort(403)
-    g.user = user  # case_to_dict applies need-to-know for this person
-    return user
-
-
 @cases_web.get("/cases")
 def case_list():  # type: ignore[no-untyped-def]
-    user = _reader()
+    user = page_user(*READERS)
     municipality = request.args.get("municipality") or None
     concern = request.args.get("concern") or None
     status = request.args.get("status") or None
@@ -73,7 +62,7 @@ def case_list():  # type: ignore[no-untyped-def]
 
 @cases_web.get("/cases/<int:case_id>")
 def case_page(case_id: int):  # type: ignore[no-untyped-def]
-    user = _reader()
+    user = page_user(*READERS)
     case = db().get(Case, case_id)
     if case is None:
         abort(404)
@@ -143,7 +132,7 @@ def _allocation(case_id: int) -> list[dict[str, Any]]:
 
 @cases_web.post("/cases/<int:case_id>/victim-notification")
 def victim_notification(case_id: int):  # type: ignore[no-untyped-def]
-    user = _reader()
+    user = page_user(*READERS)
     if db().get(Case, case_id) is None:
         abort(404)
     if user.role != "admin" and user.id not in services.coordinator_ids(db(), case_id):

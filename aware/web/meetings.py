@@ -10,11 +10,12 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from pydantic import ValidationError
 
+from aware.auth.access import page_user
 from aware.coordination import meetings, recurrence
 from aware.coordination.meeting_schemas import MinutesIn
 from aware.coordination.reference_models import ORGANISATION_TYPES
 from aware.state import db, now
-from aware.web.cases import _reader
+from aware.web.cases import READERS
 
 meetings_web = Blueprint("meetings_web", __name__)
 ROWS = 3  # empty rows for new decisions and actions on the minutes form
@@ -30,7 +31,7 @@ def _day(raw: str | None) -> dt.date | None:
 
 @meetings_web.get("/meetings")
 def calendar():  # type: ignore[no-untyped-def]
-    user = _reader()
+    user = page_user(*READERS)
     municipality = request.args.get("municipality") or None
     first = _day(request.args.get("from"))
     last = _day(request.args.get("to"))
@@ -60,7 +61,7 @@ def calendar():  # type: ignore[no-untyped-def]
 
 @meetings_web.get("/meetings/<int:meeting_id>")
 def meeting_page(meeting_id: int):  # type: ignore[no-untyped-def]
-    user = _reader()
+    user = page_user(*READERS)
     try:
         meeting = meetings.get_meeting(db(), meeting_id)
     except meetings.MeetingError:
@@ -138,7 +139,7 @@ def _int(raw: str | None) -> int:
 
 @meetings_web.post("/meetings/<int:meeting_id>/minutes")
 def record_minutes(meeting_id: int):  # type: ignore[no-untyped-def]
-    user = _reader()
+    user = page_user(*READERS)
     try:
         meeting = meetings.get_meeting(db(), meeting_id)
     except meetings.MeetingError:

@@ -10,26 +10,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_babel import gettext as _
 
 from aware.alarms.figures import AMSTERDAM
-from aware.auth.access import web_user
-from aware.auth.models import User
+from aware.auth.access import page_user
 from aware.state import db, now
 from aware.web import strings
 
 reports_web = Blueprint("reports_web", __name__)
 ROLES = ("municipality", "admin")
-
-
-def _viewer() -> User:
-    user = web_user()
-    if user is None:
-        abort(redirect(url_for("auth_web.login_form")))
-    if user.role not in ROLES:
-        abort(403)
-    return user
 
 
 def _period() -> tuple[dt.date, dt.date]:
@@ -95,7 +85,7 @@ def chart_strings() -> dict[str, Any]:
 def dashboard():  # type: ignore[no-untyped-def]
     from aware.reports import access
 
-    user = _viewer()
+    user = page_user(*ROLES)
     start, end = _period()
     code = request.args.get("municipality") or user.municipality_code or None
     region = request.args.get("region") == "1"
@@ -139,7 +129,7 @@ def _csv_url(code: str | None, region: bool, start: dt.date, end: dt.date) -> st
 def export():  # type: ignore[no-untyped-def]
     from aware.reports import access
 
-    user = _viewer()
+    user = page_user(*ROLES)
     start, end = _period()
     code = request.args.get("municipality") or user.municipality_code
     if not code:
