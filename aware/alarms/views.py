@@ -25,7 +25,7 @@ from aware.api import ApiError, parse_body, parse_query, registry
 from aware.audit import services as audit
 from aware.auth.access import roles_required
 from aware.devices.models import Device
-from aware.risk.models import Ban
+from aware.risk import services as case_services
 from aware.risk.summary import case_summaries
 from aware.state import db, now, state
 
@@ -290,23 +290,13 @@ def alarm_context(alarm_id: int):  # type: ignore[no-untyped-def]
     alarm = db().get(Alarm, alarm_id)
     if alarm is None:
         raise _not_found(alarm_id)
-    zones: list[dict[str, Any]] = []
-    if alarm.case_id is not None:
-        at = now()
-        bans = db().scalars(
-            select(Ban)
-            .where(
-                Ban.case_id == alarm.case_id,
-                Ban.kind == "location",
-                Ban.ended_at.is_(None),
-                Ban.valid_from <= at,
-                Ban.valid_until > at,
-            )
-            .order_by(Ban.id)
-        )
-        for ban in bans:
-            for geometry in ban.zones or []:
-                zones.append({"ban_id": ban.id, "kind": ban.kind, "geometry": geometry})
+    bans = case_services.active_bans(db(), alarm.case_id, now()) if alarm.case_id else []
+    zones = [
+        {"ban_id": ban.id, "kind": ban.kind, "geometry": geometry}
+        for ban in bans
+        if ban.kind == "location"
+        for geometry in ban.zones or []
+    ]
     device = db().get(Device, alarm.device_id) if alarm.device_id is not None else None
     device_out = None
     if device is not None:

@@ -89,19 +89,13 @@ def case_page(case_id: int):  # type: ignore[no-untyped-def]
         select(Alarm).where(Alarm.case_id == case_id).order_by(Alarm.received_at.desc()).limit(50)
     ).all()
     at = now()
+    active = services.active_bans(session, case_id, at)  # what the checks judge against
     map_data: dict[str, Any] = {
         "zones": [
-            {"ban_id": b.id, "kind": b.kind, "geometry": z}
-            for b in bans
-            if b.ended_at is None and b.valid_until > at
-            for z in (b.zones or [])
+            {"ban_id": b.id, "kind": b.kind, "geometry": z} for b in active for z in (b.zones or [])
         ],
         "home": data["victim"]["home"],
-        "contactBans": [
-            b.distance_m
-            for b in bans
-            if b.kind == "contact" and b.ended_at is None and b.valid_until > at
-        ],
+        "contactBans": [b.distance_m for b in active if b.kind == "contact"],
     }
     allocation = _allocation(case_id)
     page = render_template(

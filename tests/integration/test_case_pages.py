@@ -128,3 +128,29 @@ def test_case_page_shows_the_aware_chain(client, coordinator, session):
     assert f'data-allocation-id="{alloc["id"]}"' in page
     assert "Vrouwenopvang Utrecht · Ineke Bakker" in page
     assert "AW-CHAIN" in page and "Looptijd tot" in page
+
+
+def test_case_map_draws_only_the_bans_in_force(client, make_user):
+    import datetime as dt
+    import json
+
+    _, raw = make_user("coordinator", "coord-map")
+    case = _case(client, bearer(raw), reference="MAP-FUTURE")
+    now = dt.datetime.now(dt.UTC)
+    for name, start in (("now", now - dt.timedelta(days=1)), ("later", now + dt.timedelta(days=2))):
+        r = client.post(
+            f"/api/v1/cases/{case['id']}/bans",
+            headers=bearer(raw),
+            json={
+                "kind": "location",
+                "zones": [{"type": "Point", "coordinates": [5.12, 52.09], "radius_m": 100}],
+                "valid_from": start.isoformat(),
+                "valid_until": (now + dt.timedelta(days=30)).isoformat(),
+                "legal_basis": name,
+            },
+        )
+        assert r.status_code == 201, r.get_json()
+    _sign_in(client, "coord-map")
+    page = client.get(f"/cases/{case['id']}").text
+    data = json.loads(re.search(r'id="case-map-data">(.*?)</script>', page, re.S).group(1))
+    assert len(data["zones"]) == 1  # the ban that starts in two days is not in force yet
