@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -202,6 +203,23 @@ def make_user(session: Session) -> Any:
         return user, token
 
     return make
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the (first) form on a page."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token in the form"
+    return match.group(1)
+
+
+def sign_in(client: Any, username: str) -> Any:
+    """Sign a test client in through the login form (with CSRF); returns the client."""
+    token = csrf_of(client.get("/login").text)
+    r = client.post(
+        "/login", data={"username": username, "password": PASSWORD, "csrf_token": token}
+    )
+    assert r.status_code == 302, r.text
+    return client
 
 
 def bearer(token: str) -> dict[str, str]:

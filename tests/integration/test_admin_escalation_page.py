@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
-from tests.conftest import PASSWORD
-
-
-def _csrf(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+from tests.conftest import csrf_of, sign_in
 
 
 def _sign_in(client, make_user, name, role):
     make_user(role, name)
-    token = _csrf(client.get("/login").text)
-    client.post("/login", data={"username": name, "password": PASSWORD, "csrf_token": token})
+    sign_in(client, name)
 
 
 def _chains(client, admin_headers):
@@ -30,7 +23,7 @@ def test_admin_edits_a_chain_in_the_browser(client, make_user):
     assert page.status_code == 200 and 'id="chain-sos"' in page.text
     assert "Escalatieketens" in page.text
     form = {
-        "csrf_token": _csrf(page.text),
+        "csrf_token": csrf_of(page.text),
         "action": "save",
         "after_s_0": "15",
         "sms_0": "1",
@@ -63,7 +56,7 @@ def test_admin_edits_a_chain_in_the_browser(client, make_user):
     assert "niet opgeslagen: steps.0.after_s" in shown.text
     assert _chains(client, headers)["sos"]["chain"] == sos["chain"]
 
-    csrf = _csrf(shown.text)
+    csrf = csrf_of(shown.text)
     client.post("/admin/escalation/test", data={"csrf_token": csrf, "action": "never"})
     assert _chains(client, headers)["test"]["chain"]["steps"] == []
     client.post("/admin/escalation/sos", data={"csrf_token": csrf, "action": "default"})

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from aware.audit.models import AppendOnly, AuditCaseRef, AuditEntry
-from tests.conftest import PASSWORD, bearer, event
+from tests.conftest import bearer, event, sign_in
 
 VICTIM = {"name": "Mirjam Bos", "phone": "+31612121212", "address": "Kade 9"}
 PERSONAL = ("Mirjam", "+31612121212", "Kade 9", "Kees")
@@ -57,16 +57,6 @@ def _case(client, headers, reference="AUD-1"):
     )
     assert r.status_code == 201, r.get_json()
     return r.get_json()
-
-
-def _csrf(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-
-def _sign_in(client, name):
-    token = _csrf(client.get("/login").text)
-    r = client.post("/login", data={"username": name, "password": PASSWORD, "csrf_token": token})
-    assert r.status_code == 302
 
 
 @pytest.fixture
@@ -118,7 +108,7 @@ def test_case_create_read_update_and_list_by_api_are_audited(client, session, co
 def test_case_page_and_list_page_are_audited(client, session, coord):
     _, headers = coord
     case = _case(client, headers)
-    _sign_in(client, "coord-aud")
+    sign_in(client, "coord-aud")
     before = _count(session)
     assert client.get(f"/cases/{case['id']}").status_code == 200
     page = _last(session)
@@ -326,7 +316,7 @@ def test_admins_export_the_log_as_csv_and_the_export_is_audited(client, session,
 def test_the_admin_page_shows_filters_entries_and_a_csv_link(client, session, make_user, app):
     a, _b = _seed_log(client, session, make_user)
     make_user("admin", "root-page")
-    _sign_in(client, "root-page")
+    sign_in(client, "root-page")
     page = client.get(f"/admin/audit?case={a['id']}")
     assert page.status_code == 200
     assert page.text.count("data-audit-id=") == 3 and "coord-one" in page.text
@@ -346,7 +336,7 @@ def test_the_admin_page_shows_filters_entries_and_a_csv_link(client, session, ma
     for role in ("coordinator", "dispatcher", "municipality"):
         make_user(role, f"{role}-page")
         browser = app.test_client()
-        _sign_in(browser, f"{role}-page")
+        sign_in(browser, f"{role}-page")
         assert browser.get("/admin/audit").status_code == 403
         assert browser.get("/admin/audit.csv").status_code == 403
     assert app.test_client().get("/admin/audit").status_code == 302

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import pytest
 from sqlalchemy import select
@@ -11,7 +10,7 @@ from sqlalchemy import select
 from aware.auth.models import ApiToken, User
 from aware.devices.models import Device
 from aware.security import hash_token
-from tests.conftest import PASSWORD, bearer
+from tests.conftest import PASSWORD, bearer, csrf_of
 
 
 def test_token_for_valid_credentials_is_stored_only_as_hash(client, make_user, session):
@@ -65,12 +64,6 @@ def test_deactivated_user_token_stops_working(client, make_user, session):
     assert client.get("/api/v1/alarms", headers=bearer(token)).status_code == 401
 
 
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token in the form"
-    return match.group(1)
-
-
 def test_browser_login_with_csrf_console_and_logout(client, make_user):
     make_user("dispatcher", "disp-web")
     page = client.get("/login")
@@ -79,7 +72,7 @@ def test_browser_login_with_csrf_console_and_logout(client, make_user):
     no_csrf = client.post("/login", data={"username": "disp-web", "password": PASSWORD})
     assert no_csrf.status_code == 400
     assert client.get("/console").status_code == 302
-    token = _csrf(page.text)
+    token = csrf_of(page.text)
     bad = client.post(
         "/login", data={"username": "disp-web", "password": "nope nope nope", "csrf_token": token}
     )
@@ -90,14 +83,14 @@ def test_browser_login_with_csrf_console_and_logout(client, make_user):
     assert ok.status_code == 302
     console = client.get("/console")
     assert console.status_code == 200 and "disp-web" in console.text
-    out = client.post("/logout", data={"csrf_token": _csrf(console.text)})
+    out = client.post("/logout", data={"csrf_token": csrf_of(console.text)})
     assert out.status_code == 302
     assert client.get("/console").status_code == 302
 
 
 def test_console_is_for_dispatch_roles_only(client, make_user):
     make_user("coordinator", "coord-web")
-    token = _csrf(client.get("/login").text)
+    token = csrf_of(client.get("/login").text)
     client.post("/login", data={"username": "coord-web", "password": PASSWORD, "csrf_token": token})
     assert client.get("/console").status_code == 403
 
@@ -169,9 +162,9 @@ def test_cli_user_create_rules(session):
     assert user.password_hash.startswith("$argon2")
 
 
-def test_console_page_acknowledges_and_resolves_with_csrf(client, make_user, device):
+def test_console_page_acknowledges_and_resolves_withcsrf_of(client, make_user, device):
     make_user("dispatcher", "disp-page")
-    token = _csrf(client.get("/login").text)
+    token = csrf_of(client.get("/login").text)
     client.post("/login", data={"username": "disp-page", "password": PASSWORD, "csrf_token": token})
     body = {"event_id": "page-1", "type": "sos", "occurred_at": "2026-11-28T10:00:00+01:00"}
     (alarm_id,) = client.post("/api/v1/ingest", headers=device["headers"], json=body).get_json()[
@@ -180,7 +173,7 @@ def test_console_page_acknowledges_and_resolves_with_csrf(client, make_user, dev
     page = client.get("/console").text
     assert f'data-alarm-id="{alarm_id}"' in page
     assert 'data-action="ack"' in page and 'data-action="resolve"' in page
-    csrf = _csrf(page)
+    csrf = csrf_of(page)
     assert client.post(f"/console/alarms/{alarm_id}/ack").status_code == 400  # no CSRF token
     assert (
         client.post(f"/console/alarms/{alarm_id}/ack", data={"csrf_token": csrf}).status_code == 302
@@ -202,7 +195,7 @@ def test_console_page_acknowledges_and_resolves_with_csrf(client, make_user, dev
 
 def test_console_warns_permanently_when_escalation_cannot_send(client, make_user, app):
     make_user("dispatcher", "disp-warn")
-    token = _csrf(client.get("/login").text)
+    token = csrf_of(client.get("/login").text)
     client.post("/login", data={"username": "disp-warn", "password": PASSWORD, "csrf_token": token})
     assert 'id="escalation-warning"' in client.get("/console").text
     from aware.adapters.notify import RecordingNotifier

@@ -27,7 +27,7 @@ from aware.auth.models import User
 from aware.cli import main
 from aware.crypto import new_key
 from aware.db import make_engine, make_sessionmaker
-from tests.conftest import PASSWORD, bearer, event, settings_for
+from tests.conftest import PASSWORD, bearer, csrf_of, event, settings_for
 
 T0 = dt.datetime(2026, 11, 28, 9, 0, 0, tzinfo=dt.UTC)
 TOKEN = "/api/v1/auth/token"
@@ -77,14 +77,8 @@ def _token(
     return client.post(TOKEN, json=body, environ_base={"REMOTE_ADDR": ip})
 
 
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token in the form"
-    return match.group(1)
-
-
 def _web_login(client: Any, username: str, password: str = PASSWORD) -> Any:
-    token = _csrf(client.get("/login").text)
+    token = csrf_of(client.get("/login").text)
     return client.post(
         "/login", data={"username": username, "password": password, "csrf_token": token}
     )
@@ -118,7 +112,7 @@ def test_eleventh_failed_sign_in_from_one_address_is_429_and_intake_is_never_lim
     page = client.get("/login", environ_base={"REMOTE_ADDR": "10.0.0.1"})
     form = client.post(
         "/login",
-        data={"username": "disp-rate", "password": PASSWORD, "csrf_token": _csrf(page.text)},
+        data={"username": "disp-rate", "password": PASSWORD, "csrf_token": csrf_of(page.text)},
         environ_base={"REMOTE_ADDR": "10.0.0.1"},
     )
     assert form.status_code == 429 and "Retry-After" in form.headers
@@ -326,7 +320,7 @@ def test_two_step_web_sign_in(clocked, make_user, session):
     assert client.get("/console").status_code == 302  # half signed in is not signed in
     form = client.get("/login/totp")
     assert form.status_code == 200 and 'name="code"' in form.text
-    token = _csrf(form.text)
+    token = csrf_of(form.text)
     wrong = client.post("/login/totp", data={"code": "000000", "csrf_token": token})
     if _code(secret, T0) == "000000":  # one in a million
         return
@@ -342,14 +336,14 @@ def test_two_step_web_sign_in(clocked, make_user, session):
     assert _web_login(other, "disp-2fa").status_code == 302
     replay = other.post(
         "/login/totp",
-        data={"code": _code(secret, T0), "csrf_token": _csrf(other.get("/login/totp").text)},
+        data={"code": _code(secret, T0), "csrf_token": csrf_of(other.get("/login/totp").text)},
     )
     assert replay.status_code == 401
     assert other.get("/console").status_code == 302
     clock.advance(seconds=30)
     fresh = other.post(
         "/login/totp",
-        data={"code": _code(secret, clock.t), "csrf_token": _csrf(other.get("/login/totp").text)},
+        data={"code": _code(secret, clock.t), "csrf_token": csrf_of(other.get("/login/totp").text)},
     )
     assert fresh.status_code == 302 and other.get("/console").status_code == 200
 
@@ -360,7 +354,7 @@ def test_half_signed_in_state_expires_after_five_minutes(clocked, make_user, ses
     secret = _enroll(session, "disp-slowcode")
     client = app.test_client()
     assert _web_login(client, "disp-slowcode").status_code == 302
-    token = _csrf(client.get("/login/totp").text)
+    token = csrf_of(client.get("/login/totp").text)
     clock.advance(minutes=5, seconds=1)
     late = client.post("/login/totp", data={"code": _code(secret, clock.t), "csrf_token": token})
     assert late.status_code == 401 and "duurde te lang" in late.text

@@ -4,17 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.conftest import PASSWORD, bearer
-
-
-def _csrf(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-
-def _sign_in(client, name):
-    token = _csrf(client.get("/login").text)
-    r = client.post("/login", data={"username": name, "password": PASSWORD, "csrf_token": token})
-    assert r.status_code == 302
+from tests.conftest import bearer, csrf_of, sign_in
 
 
 def _case(client, headers, reference="PAGE-1"):
@@ -35,7 +25,7 @@ def _case(client, headers, reference="PAGE-1"):
 def test_own_coordinator_sees_contact_details_and_switches_the_sms(client, make_user):
     _, raw = make_user("coordinator", "coord-own")
     case = _case(client, bearer(raw))
-    _sign_in(client, "coord-own")
+    sign_in(client, "coord-own")
     listing = client.get("/cases")
     assert listing.status_code == 200 and "PAGE-1" in listing.text
     assert f'data-case-id="{case["id"]}"' in listing.text
@@ -45,7 +35,7 @@ def test_own_coordinator_sees_contact_details_and_switches_the_sms(client, make_
     assert "grijze auto" in page.text
     r = client.post(
         f"/cases/{case['id']}/victim-notification",
-        data={"csrf_token": _csrf(page.text), "sms": "on"},
+        data={"csrf_token": csrf_of(page.text), "sms": "on"},
         follow_redirects=True,
     )
     assert "Sms aan het slachtoffer aangezet." in r.text
@@ -56,7 +46,7 @@ def test_other_coordinators_see_the_case_without_contact_details(client, make_us
     _, raw = make_user("coordinator", "coord-a")
     case = _case(client, bearer(raw))
     make_user("coordinator", "coord-b")
-    _sign_in(client, "coord-b")
+    sign_in(client, "coord-b")
     page = client.get(f"/cases/{case['id']}")
     assert page.status_code == 200
     assert "+31612121212" not in page.text and "Kade 9" not in page.text
@@ -64,7 +54,7 @@ def test_other_coordinators_see_the_case_without_contact_details(client, make_us
     # And may not switch her SMS.
     r = client.post(
         f"/cases/{case['id']}/victim-notification",
-        data={"csrf_token": _csrf(page.text), "sms": "on"},
+        data={"csrf_token": csrf_of(page.text), "sms": "on"},
     )
     assert r.status_code == 403
 
@@ -75,7 +65,7 @@ def test_dispatchers_and_municipalities_do_not_get_the_case_pages(client, make_u
     for role in ("dispatcher", "municipality"):
         make_user(role, f"{role}-x")
         browser = app.test_client()
-        _sign_in(browser, f"{role}-x")
+        sign_in(browser, f"{role}-x")
         assert browser.get("/cases").status_code == 403
         assert browser.get(f"/cases/{case['id']}").status_code == 403
     assert app.test_client().get("/cases").status_code == 302  # not signed in: to /login
@@ -89,12 +79,12 @@ def test_unknown_case_is_404_and_sms_without_phone_is_refused(client, make_user)
         json={"reference": "NOPHONE", "municipality": "0344", "victim": {"name": "X"}},
     )
     case_id = r.get_json()["id"]
-    _sign_in(client, "coord-d")
+    sign_in(client, "coord-d")
     assert client.get("/cases/999999").status_code == 404
     page = client.get(f"/cases/{case_id}")
     r = client.post(
         f"/cases/{case_id}/victim-notification",
-        data={"csrf_token": _csrf(page.text), "sms": "on"},
+        data={"csrf_token": csrf_of(page.text), "sms": "on"},
         follow_redirects=True,
     )
     assert "Niet gewijzigd" in r.text
@@ -123,7 +113,7 @@ def test_case_page_shows_the_aware_chain(client, coordinator, session):
     assert r.status_code == 201, r.get_json()
     device_id = new_device(client, coordinator, "AW-CHAIN")
     alloc = active(client, coordinator, case["id"], made, device_id)
-    _sign_in(client, "coord-bo")
+    sign_in(client, "coord-bo")
     page = client.get(f"/cases/{case['id']}").text
     assert f'data-allocation-id="{alloc["id"]}"' in page
     assert "Vrouwenopvang Utrecht · Ineke Bakker" in page
@@ -150,7 +140,7 @@ def test_case_map_draws_only_the_bans_in_force(client, make_user):
             },
         )
         assert r.status_code == 201, r.get_json()
-    _sign_in(client, "coord-map")
+    sign_in(client, "coord-map")
     page = client.get(f"/cases/{case['id']}").text
     data = json.loads(re.search(r'id="case-map-data">(.*?)</script>', page, re.S).group(1))
     assert len(data["zones"]) == 1  # the ban that starts in two days is not in force yet

@@ -14,19 +14,13 @@ from sqlalchemy import select
 from aware.alarms.figures import shift_bounds
 from aware.auth.models import ApiToken
 from aware.security import hash_token
-from tests.conftest import PASSWORD, bearer, event
+from tests.conftest import bearer, csrf_of, event, sign_in
 from tests.integration.test_ban_checks import CENTRE, Feed, setup, zone_ban  # noqa: F401
-
-
-def _csrf(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
 def _sign_in(client, make_user, name="disp-page", role="dispatcher"):
     make_user(role, name)
-    token = _csrf(client.get("/login").text)
-    r = client.post("/login", data={"username": name, "password": PASSWORD, "csrf_token": token})
-    assert r.status_code == 302
+    sign_in(client, name)
 
 
 def _config(html: str) -> dict:
@@ -60,7 +54,7 @@ def test_console_token_works_for_the_dispatch_api_and_dies_with_the_session(
     assert _config(client.get("/console").text)["token"] == token
     assert client.get("/api/v1/alarms", headers=bearer(token)).status_code == 200
     page = client.get("/console").text
-    client.post("/logout", data={"csrf_token": _csrf(page)})
+    client.post("/logout", data={"csrf_token": csrf_of(page)})
     assert client.get("/api/v1/alarms", headers=bearer(token)).status_code == 401
     row = session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).one()
     assert row.revoked_at is not None

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from sqlalchemy import select
 
 from aware.coordination.meeting_models import Meeting
 from aware.risk.models import CaseAction
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, csrf_of, sign_in
 from tests.integration.test_meetings_api import (  # noqa: F401
     T0,
     clock,
@@ -20,16 +19,9 @@ from tests.integration.test_meetings_api import (  # noqa: F401
 )
 
 
-def _csrf(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-
 def _sign_in(client, make_user):
     make_user("coordinator", "coord-meet")
-    token = _csrf(client.get("/login").text)
-    client.post(
-        "/login", data={"username": "coord-meet", "password": PASSWORD, "csrf_token": token}
-    )
+    sign_in(client, "coord-meet")
 
 
 def test_calendar_agenda_and_minutes_form(
@@ -69,7 +61,7 @@ def test_calendar_agenda_and_minutes_form(
     page = client.get(f"/meetings/{meeting.id}")
     assert 'id="minutes-form"' in page.text
     form = {
-        "csrf_token": _csrf(page.text),
+        "csrf_token": csrf_of(page.text),
         "organisation_types": ["police", "vrouwenopvang", "veilig_thuis"],
         "present_police": "on",
         "present_vrouwenopvang": "on",
@@ -94,7 +86,7 @@ def test_calendar_agenda_and_minutes_form(
 def test_meeting_pages_are_for_coordinators(client, make_user, app):
     assert client.get("/meetings").status_code == 302
     make_user("dispatcher", "disp-meet")
-    token = _csrf(client.get("/login").text)
+    token = csrf_of(client.get("/login").text)
     client.post("/login", data={"username": "disp-meet", "password": PASSWORD, "csrf_token": token})
     assert client.get("/meetings").status_code == 403
     assert client.get("/meetings/1").status_code == 403

@@ -3,27 +3,17 @@ small counts, no personal data anywhere, every view audited."""
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import func, select
 
 from aware.audit.models import AuditEntry
-from tests.conftest import PASSWORD
+from tests.conftest import sign_in
 from tests.integration.test_reports import NOW, region, seeded  # noqa: F401
 
 PERIOD = "from=2026-01-01&to=2026-03-31"
 
 
-def _csrf(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-
 def _browser(app, name):
-    browser = app.test_client()
-    token = _csrf(browser.get("/login").text)
-    r = browser.post("/login", data={"username": name, "password": PASSWORD, "csrf_token": token})
-    assert r.status_code == 302
-    return browser
+    return sign_in(app.test_client(), name)
 
 
 def test_reviewer_dashboard_and_csv_show_figures_only(app, session, make_user, seeded):  # noqa: F811
