@@ -157,9 +157,6 @@ class AgendaOut(BaseModel):
     meeting_id: int
     municipalities: list[str]
     items: list[AgendaItem]
-    pending_sections: list[str] = Field(
-        description="sections whose source is not available yet (allocation)"
-    )
 
 
 class Attendance(Strict):

@@ -238,12 +238,11 @@ def confirm_meeting(meeting_id: int):  # type: ignore[no-untyped-def]
 @roles_required(*COORD)
 def agenda(meeting_id: int):  # type: ignore[no-untyped-def]
     meeting = meetings.get_meeting(db(), meeting_id)
-    codes, items, pending = meetings.build_agenda(db(), meeting)
+    codes, items = meetings.build_agenda(db(), meeting)
     return AgendaOut(
         meeting_id=meeting.id,
         municipalities=codes,
         items=[AgendaItem.model_validate(i) for i in items],
-        pending_sections=pending,
     ).model_dump(mode="json")
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from aware.alarms.models import Alarm
-from aware.coordination import recurrence
+from aware.coordination import allocation, recurrence
 from aware.coordination.meeting_models import (
     Meeting,
     MeetingAction,
@@ -39,6 +39,7 @@ from aware.coordination.reference_models import (
     Organisation,
 )
 from aware.risk.models import Assessment, Case, CaseAction
+from aware.scheduler.casework import REASSESSMENT_DUE
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,14 @@ GROUPS = {
     "ending": 4,
     "handover": 4,
 }
-ALLOCATION_SECTIONS = ("application", "review", "extension", "ending", "handover")
+# Reminder actions that the agenda already shows as items of their own (reviews, term ends,
+# handovers, re-assessments): listed once, in their own section, not again as open actions.
+SHOWN_AS_ITEMS = (
+    allocation.REVIEW_ACTION,
+    allocation.TERM_END_ACTION,
+    allocation.HANDOVER_ACTION,
+    REASSESSMENT_DUE,
+)
 # Never on an agenda, whatever a source hands over.
 _PERSONAL = ("name", "phone", "address", "email", "home", "lat", "lon")
 
@@ -543,35 +551,21 @@ def _previous_start(session: Session, meeting: Meeting) -> dt.datetime:
     return meeting.starts_at - NEW_CASE_WINDOW
 
 
-def _allocation_items(
-    session: Session, codes: Sequence[str], start: dt.datetime, end: dt.datetime
-) -> list[dict[str, Any]] | None:
-    """The allocation workflow's items, or None while that part is not installed."""
-    try:
-        from aware.coordination import allocation
-
-        source = allocation.agenda_items
-    except (ImportError, AttributeError):
-        return None
-    result: list[dict[str, Any]] = source(session, list(codes), start, end)
-    return result
-
-
 def _iso(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def build_agenda(
-    session: Session, meeting: Meeting
-) -> tuple[list[str], list[dict[str, Any]], list[str]]:
-    """The agenda in MARAC order: (municipalities, items, sections still to come).
+def build_agenda(session: Session, meeting: Meeting) -> tuple[list[str], list[dict[str, Any]]]:
+    """The agenda in MARAC order: (municipalities, items).
 
     0 confidentiality statement; 1 open actions; 2 urgent cases, new high-risk cases (since
     the series' previous meeting) and applications; 3 re-assessments, reviews and extensions
     due; 4 endings and handovers. An urgent meeting covers only the cases put on it. Items
     carry the case id, reference and concern, never the victim's name or contact details.
+    Reminder actions for reviews, term ends, handovers and re-assessments are not listed again
+    as open actions: they stand in their own sections.
     """
     codes = meeting_municipalities(session, meeting)
     since = _previous_start(session, meeting)
@@ -630,7 +624,12 @@ def build_agenda(
         )
         .join(Case, Case.id == CaseAction.case_id)
         .outerjoin(MeetingAction, MeetingAction.case_action_id == CaseAction.id)
-        .where(in_scope, CaseAction.done_at.is_(None), CaseAction.opened_at < meeting.starts_at)
+        .where(
+            in_scope,
+            CaseAction.done_at.is_(None),
+            CaseAction.opened_at < meeting.starts_at,
+            CaseAction.kind.not_in(SHOWN_AS_ITEMS),
+        )
         .order_by(CaseAction.opened_at, CaseAction.id)
     ).all()
     for aid, cid, kind, title, opened_at, deadline, owner_type in actions:
@@ -669,23 +668,21 @@ def build_agenda(
         for cid, at in highs:
             if cid not in pinned_ids:
                 items.append(item("new_high_risk", cid, assessed_at=_iso(at)))
-    pending: list[str] = []
-    allocation = (
-        None if meeting.urgent else _allocation_items(session, codes, since, meeting.ends_at)
+    by_section: dict[str, list[dict[str, Any]]] = {s: [] for s in allocation.SECTIONS}
+    raw_items = (
+        []
+        if meeting.urgent
+        else allocation.agenda_items(session, codes, meeting.starts_at, meeting.ends_at)
     )
-    if allocation is None and not meeting.urgent:
-        pending = list(ALLOCATION_SECTIONS)
-    by_section: dict[str, list[dict[str, Any]]] = {s: [] for s in ALLOCATION_SECTIONS}
-    for raw in allocation or []:
-        section = str(raw.get("section", ""))
-        raw_case = raw.get("case_id")
-        if section not in by_section or not isinstance(raw_case, int):
-            continue
-        if raw_case not in cases:
-            ref = session.scalar(select(Case.reference).where(Case.id == raw_case))
-            cases[raw_case] = (ref, None)
+    missing = {raw["case_id"] for raw in raw_items} - set(cases)
+    if missing:  # ended cases (endings, handovers) are outside the scope query
+        for cid, ref, concern in session.execute(
+            select(Case.id, Case.reference, Case.concern).where(Case.id.in_(missing))
+        ):
+            cases[cid] = (ref, concern)
+    for raw in raw_items:
         detail = {k: v for k, v in raw.items() if k not in ("section", "case_id")}
-        by_section[section].append(item(section, raw_case, **detail))
+        by_section[raw["section"]].append(item(raw["section"], raw["case_id"], **detail))
     items.extend(by_section["application"])
 
     if not meeting.urgent:
@@ -702,14 +699,14 @@ def build_agenda(
     items.extend(by_section["extension"])
     items.extend(by_section["ending"])
     items.extend(by_section["handover"])
-    return codes, items, pending
+    return codes, items
 
 
 # --- minutes --------------------------------------------------------------------------------
 
 
 def _open_agenda_actions(session: Session, meeting: Meeting) -> list[int]:
-    _codes, items, _pending = build_agenda(session, meeting)
+    _codes, items = build_agenda(session, meeting)
     return [int(it["detail"]["action_id"]) for it in items if it["section"] == "open_action"]
 
 

@@ -66,7 +66,7 @@ def meeting_page(meeting_id: int):  # type: ignore[no-untyped-def]
         meeting = meetings.get_meeting(db(), meeting_id)
     except meetings.MeetingError:
         abort(404)
-    codes, items, pending = meetings.build_agenda(db(), meeting)
+    codes, items = meetings.build_agenda(db(), meeting)
     minutes = meetings.has_minutes(db(), [meeting.id])
     at = now()
     page = render_template(
@@ -76,7 +76,6 @@ def meeting_page(meeting_id: int):  # type: ignore[no-untyped-def]
         local=recurrence.to_local(meeting.starts_at),
         municipalities=codes,
         items=items,
-        pending=pending,
         has_minutes=meeting.id in minutes,
         may_record=meeting.status in ("scheduled", "confirmed") and meeting.starts_at <= at,
         open_actions=[i for i in items if i["section"] == "open_action"],
@@ -144,7 +143,7 @@ def record_minutes(meeting_id: int):  # type: ignore[no-untyped-def]
         meeting = meetings.get_meeting(db(), meeting_id)
     except meetings.MeetingError:
         abort(404)
-    _codes, items, _pending = meetings.build_agenda(db(), meeting)
+    _codes, items = meetings.build_agenda(db(), meeting)
     open_ids = [int(i["detail"]["action_id"]) for i in items if i["section"] == "open_action"]
     target = url_for("meetings_web.meeting_page", meeting_id=meeting_id)
     try:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from aware.alarms.models import Alarm
 from aware.auth.services import create_user, issue_token
-from aware.coordination import meetings
+from aware.coordination import allocation, meetings
 from aware.coordination.meeting_models import Meeting
 from aware.coordination.reference_models import Municipality
 from aware.risk.models import Assessment, Case, CaseAction
@@ -322,7 +322,7 @@ def test_agenda_in_marac_order_without_victim_names(client, coordinator, region,
         ("reassessment", "C-OLDHIGH"),  # its re-assessment (7 days) is long overdue
         ("reassessment", "D-DUE"),  # B-HIGH is due on the 17th, after this meeting
     ]
-    assert [g for g in got if g[0] not in meetings.ALLOCATION_SECTIONS] == expected
+    assert [g for g in got if g[0] not in allocation.SECTIONS] == expected
     groups = [i["group"] for i in items]
     assert groups == sorted(groups)
     assert "Sanne" not in resp.get_data(as_text=True)
@@ -533,3 +533,30 @@ def test_trigger_goes_on_a_regular_meeting_within_48_hours(
         "items"
     ]
     assert ("urgent", "V-1") in [(i["section"], i["reference"]) for i in items]
+
+
+def test_a_reminder_action_is_not_listed_twice_on_the_agenda(
+    client, coordinator, region, clock, session
+):
+    """The scheduler opens a reminder action for a due re-assessment; the agenda shows the
+    re-assessment in its own section, not a second time as an open action."""
+    from aware.scheduler.casework import REASSESSMENT_DUE
+
+    due = make_case(session, reference="G-REMIND", concern="moderate")
+    due.reassess_due = dt.datetime(2027, 3, 12, tzinfo=UTC)
+    session.add(
+        CaseAction(
+            case_id=due.id,
+            kind=REASSESSMENT_DUE,
+            title="Herbeoordeling",
+            opened_at=dt.datetime(2027, 3, 12, tzinfo=UTC),
+        )
+    )
+    session.commit()
+    client.post("/api/v1/meeting-series", json=series_body(), headers=coordinator)
+    m = _first_meeting(client, coordinator)
+    items = client.get(f"/api/v1/meetings/{m['id']}/agenda", headers=coordinator).get_json()[
+        "items"
+    ]
+    mine = [i["section"] for i in items if i["reference"] == "G-REMIND"]
+    assert mine == ["reassessment"]
