@@ -161,11 +161,13 @@ def register_extensions(app: Flask, settings: Settings) -> None:
         app.extensions["aware_redis"] = wire_redis(manager, publisher, namespace.resync)
     st = app.extensions["aware"]
     st.publisher = publisher
+    # The console's "escalation not configured" warning and the Twilio webhooks read this.
+    st.notifier = notifier_for(settings)
     if settings.env != "testing":
         # Timers run in the serving process; tests drive an Escalator of their own.
         st.escalator = Escalator(
             st.sessions,
-            notifier_for(settings),
+            st.notifier,
             publisher,
             parse_chain(st.default_escalation),
             st.clock,

@@ -202,3 +202,24 @@ def test_console_warns_permanently_when_escalation_cannot_send(client, make_user
 
     app.extensions["aware"].notifier = RecordingNotifier()
     assert 'id="escalation-warning"' not in client.get("/console").text
+
+
+def test_console_has_no_escalation_warning_when_twilio_is_configured(tmp_path, fresh_db_url):
+    import dataclasses
+
+    from aware.app import create_app
+    from aware.auth.services import create_user
+    from tests.conftest import now, settings_for, sign_in
+
+    settings = dataclasses.replace(
+        settings_for(tmp_path, fresh_db_url),
+        twilio_account_sid="AC" + "0" * 32,
+        twilio_auth_token="t",
+        twilio_from_number="+3197010203040",
+    )
+    app = create_app(settings)
+    with app.extensions["aware"].sessions() as s:
+        create_user(s, "disp-twilio", "dispatcher", PASSWORD, now())
+    client = sign_in(app.test_client(), "disp-twilio")
+    assert 'id="escalation-warning"' not in client.get("/console").text
+    app.extensions["aware"].engine.dispose()
