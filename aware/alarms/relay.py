@@ -119,6 +119,10 @@ class AlarmRelay:
                     .limit(1000)
                 )
             )
+            if rows:
+                self.last_seq = max(r.seq for r in rows)
+            # Changes this process published itself need no card and no second look.
+            rows = [r for r in rows if (r.id, r.seq) not in self.seen]
             if not rows:
                 session.rollback()
                 return 0
@@ -128,11 +132,8 @@ class AlarmRelay:
             )
             published = alarm_dicts(conn, rows, utcnow())
             session.rollback()
-        self.last_seq = max(r.seq for r in rows)
         count = 0
         for row, alarm in zip(rows, published, strict=True):
-            if (row.id, row.seq) in self.seen:
-                continue  # this process published it itself
             self.seen.add(alarm)
             if row.status == "open" and row.id not in with_timeline:
                 self.publisher.alarm_new(alarm)

@@ -8,6 +8,7 @@ is cut and restored. Nothing may be lost and nothing may need a restart.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -161,6 +162,8 @@ def pg_url(pg_schemas: Any) -> str:
 @pytest.fixture(scope="module")
 def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Any:
     if shutil.which("redis-server") is None:
+        if os.environ.get("AWARE_TEST_REQUIRE_REDIS") == "1":
+            pytest.fail("redis-server is not installed (AWARE_TEST_REQUIRE_REDIS=1)")
         pytest.skip("redis-server is not installed")
     r = OwnRedis(tmp_path_factory.mktemp("redis"))
     r.start()

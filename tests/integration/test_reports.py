@@ -685,7 +685,8 @@ def test_every_view_is_audited_in_the_same_transaction(client, session, make_use
     user, token = make_user("municipality", "rev-utrecht", municipality="0344")
     headers = {"Authorization": f"Bearer {token}"}
     before = audit_count(session)
-    assert client.get(f"/api/v1/reports/allocation?municipality=0344&{Q}", headers=headers)
+    resp = client.get(f"/api/v1/reports/allocation?municipality=0344&{Q}", headers=headers)
+    assert resp.status_code == 200
     assert (
         client.get(
             f"/api/v1/reports/allocation?region=0344&{Q}&format=csv", headers=headers
