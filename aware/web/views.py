@@ -21,8 +21,9 @@ from aware import __version__
 from aware.alarms import rules
 from aware.alarms import services as alarm_services
 from aware.api import registry
+from aware.audit import services as audit
 from aware.auth import services as auth_services
-from aware.auth.access import web_user
+from aware.auth.access import page_user, web_user
 from aware.auth.models import User
 from aware.state import db, now, state
 from aware.web import strings
@@ -50,14 +51,19 @@ def home():  # type: ignore[no-untyped-def]
 
 @web.get("/console")
 def console():  # type: ignore[no-untyped-def]
-    user = web_user()
-    if user is None:
-        return redirect(url_for("auth_web.login_form"))
-    if user.role not in ("dispatcher", "admin"):
-        abort(403)
+    user = page_user("dispatcher", "admin")
     st = state()
     alarms = alarm_services.alarm_dicts(
         db().connection(), alarm_services.active_alarms(db()), now()
+    )
+    # The page itself shows the case cards (before the script's snapshot replaces it).
+    audit.access(
+        db(),
+        user,
+        audit.CONSOLE_SNAPSHOT,
+        object_type="alarms",
+        case_ids=[a["case_id"] for a in alarms if a["case_id"]],
+        detail={"alarms": len(alarms), "via": "page"},
     )
     notifier = st.notifier
     config = {

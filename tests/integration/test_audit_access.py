@@ -389,3 +389,15 @@ def test_allocation_chain_and_organisation_contacts_reads_are_audited(client, co
     assert client.get("/api/v1/organisations/999999", headers=coordinator).status_code == 404
     after = session.execute(select(AuditEntry.id)).all()
     assert len(after) == before
+
+
+def test_the_console_page_itself_is_audited(client, session, make_user, device):
+    make_user("dispatcher", "disp-page-audit")
+    r = client.post("/api/v1/ingest", headers=device["headers"], json=event("page-audit"))
+    assert r.status_code == 202
+    sign_in(client, "disp-page-audit")
+    before = len(_entries(session, "console.snapshot"))
+    assert client.get("/console").status_code == 200
+    entries = _entries(session, "console.snapshot")
+    assert len(entries) == before + 1
+    assert entries[-1].username == "disp-page-audit" and entries[-1].detail["via"] == "page"
