@@ -16,7 +16,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from aware import i18n, metrics
+from aware import i18n, logredact, metrics
 from aware.adapters.notify import NotConfigured, TwilioNotifier
 from aware.adapters.realtime import (
     JsonPacket,
@@ -101,6 +101,9 @@ def _is_machine_path(path: str) -> bool:
 
 
 def configure_logging(settings: Settings) -> None:
+    # Every record of the process is redacted when made: no token, password or position in
+    # any log line, whichever library or server writes it (aware.logredact).
+    logredact.install()
     logging.basicConfig(
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
