@@ -52,7 +52,9 @@ def serve(host: str, port: int) -> None:
     socketio = app.extensions["socketio"]
     escalator = app.extensions["aware"].escalator
     if escalator is not None:
-        escalator.rearm()  # open alarms keep escalating across a restart
+        # Due escalation work is polled from the database: alarms raised by any process (also
+        # one that died, `aware demo` or the scheduler) escalate on time, across restarts.
+        escalator.start()
     if not settings.redis_url:
         from aware.alarms.relay import start_relay
 

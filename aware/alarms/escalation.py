@@ -165,6 +165,26 @@ def next_firing(chain: Chain, raised_at: dt.datetime, fired: int) -> Firing | No
     return None
 
 
+def due_firing(
+    chain: Chain, raised_at: dt.datetime, fired: int, now: dt.datetime
+) -> tuple[Firing | None, dt.datetime | None]:
+    """What to do for an alarm after `fired` firings: (the firing to send now, or None when
+    none is due yet; when the one after it falls due, or None when the chain is done).
+
+    Repeats of a step missed while no process was running are sent once, as the latest of them
+    (the on-call phone gets one text, not six at once); every configured step still fires."""
+    firing = next_firing(chain, raised_at, fired)
+    if firing is None:
+        return None, None
+    if firing.at > now:
+        return None, firing.at
+    following = next_firing(chain, raised_at, firing.number + 1)
+    while following is not None and following.repeat > 0 and following.at <= now:
+        firing = following
+        following = next_firing(chain, raised_at, firing.number + 1)
+    return firing, following.at if following is not None else None
+
+
 def should_fire(status: str, current_token: str | None, timer_token: str) -> bool:
     """A timer acts only for an open alarm whose escalation token is still the one it carries;
     acknowledging or resolving clears the token, so late timers do nothing."""

@@ -1,9 +1,23 @@
-"""Escalation timers in the web process: unacknowledged alarms are texted and called about.
+"""Escalation of unacknowledged alarms (texts and calls), carried out by any live process.
 
-One thread keeps a heap of due firings. A firing loads the alarm, acts only if it is still open
-and still carries the token the timer was armed with (`escalation.should_fire`), sends through
-the notifier outside any transaction (retrying with backoff), records what happened on the
-timeline, and arms the next firing. After a restart `rearm` rebuilds the heap from the database.
+What is due lives in the database, not in one process's memory: `alarms.escalation_next_at`
+(indexed) is never later than the alarm's next firing, and the victim's text about an approach
+alarm is claimed in `alarms.victim_sms_claimed_at`. Every escalating process (each `aware serve`
+and `aware scheduler`) runs an Escalator:
+
+- the process that raised an alarm holds a local timer for it (`arm_new`), so its firings go out
+  on the dot;
+- a poller (every POLL_INTERVAL_S, one indexed query) finds due alarms this process holds no
+  timer for: raised by `aware demo`, the scheduler, another process, or one that died;
+- work on an alarm loads it, claims in one transaction what is due (the victim text: column set
+  from NULL; a firing: `escalations_fired` n -> n+1 and `escalation_next_at` moved on, only while
+  the alarm is open with the same token) or plans the exact due time, and sends only what it
+  claimed, outside any transaction, retrying with backoff. Whoever claims sends; the others do
+  nothing. A crash between claim and send loses that one text or call, never the chain;
+- work runs on WORKERS threads, highest priority then oldest alarm first, with at most
+  DEVICE_CAP alarms of one device in flight: a flood from one tracker never holds up another
+  device's SOS.
+
 Intake never waits on any of this.
 """
 
@@ -16,16 +30,16 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, Table, func, or_, select, update
 
 from aware import metrics
 from aware.adapters.notify import Notifier, NotSent
 from aware.alarms import escalation as esc
-from aware.alarms.models import Alarm, AlarmLogEntry
+from aware.alarms.models import Alarm
 from aware.alarms.phone import gather_twiml
 from aware.alarms.services import Actor, alarm_dicts, log_entry, next_seq
 from aware.risk.models import Case
@@ -41,13 +55,64 @@ VICTIM_TEXT = (
     "AWARE: mogelijk is de persoon met een contactverbod in de buurt. Zoek een veilige plek. "
     "Bij direct gevaar: druk op uw alarmknop of bel 112."
 )
-VICTIM_SMS = "victim"  # heap entries of this kind text the victim instead of escalating
-VICTIM_SMS_FRESH_S = 600  # after a restart, only warnings younger than this still text her
+VICTIM_SMS_FRESH_S = 600  # only warnings younger than this still text her (e.g. after a crash)
+POLL_INTERVAL_S = 0.5  # due work another process left is found within this (plus the query)
+WORKERS = 8  # sends (with their retries) in flight at once in one process
+DEVICE_CAP = 2  # ... of which at most this many for the alarms of one device
+POLL_PER_DEVICE = 16  # due alarms one poll takes from one device (the rest: later polls)
+POLL_LIMIT = 1000
 _PHONE_LIKE = re.compile(r"\+?\d[\d ()-]{6,}\d")
+_ALARMS = cast(Table, Alarm.__table__)
+
+
+@dataclass(order=True)
+class _Job:
+    """Work on one alarm: highest priority (1) first, then the oldest alarm."""
+
+    priority: int
+    received_at: dt.datetime
+    order: int
+    alarm_id: int = field(compare=False)
+    device: Hashable = field(compare=False)
+
+
+def _device_key(alarm_id: int, device_id: int | None) -> Hashable:
+    # Alarms without a device (an outage) each count as a device of their own.
+    return device_id if device_id is not None else ("alarm", alarm_id)
+
+
+def due_alarms_query(
+    now: dt.datetime, per_device: int = POLL_PER_DEVICE, limit: int = POLL_LIMIT
+) -> Select[tuple[int, int, int | None, dt.datetime]]:
+    """Alarms with escalation work due at `now`, highest priority then oldest first, at most
+    `per_device` of one device (so one device's flood cannot hide another's SOS)."""
+    a = _ALARMS.c
+    ranked = (
+        select(
+            a.id,
+            a.priority,
+            a.device_id,
+            a.received_at,
+            func.row_number()
+            .over(
+                partition_by=func.coalesce(a.device_id, -a.id),
+                order_by=(a.priority, a.received_at, a.id),
+            )
+            .label("rn"),
+        )
+        .where(a.escalation_next_at <= now)
+        .subquery()
+    )
+    return (
+        select(ranked.c.id, ranked.c.priority, ranked.c.device_id, ranked.c.received_at)
+        .where(ranked.c.rn <= per_device)
+        .order_by(ranked.c.priority, ranked.c.received_at, ranked.c.id)
+        .limit(limit)
+    )
 
 
 class Escalator:
-    """Arms, fires and re-arms escalation timers for open alarms."""
+    """Finds, claims and carries out due escalation work (see the module docstring)."""
 
     def __init__(
         self,
@@ -58,7 +123,9 @@ class Escalator:
         clock: Callable[[], dt.datetime],
         retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S,
         public_url: str | None = None,
-        workers: int = 8,
+        workers: int = WORKERS,
+        device_cap: int = DEVICE_CAP,
+        poll_interval_s: float = POLL_INTERVAL_S,
     ):
         self.sessions = sessions
         self.notifier = notifier
@@ -67,84 +134,275 @@ class Escalator:
         self.clock = clock
         self.retry_delays_s = retry_delays_s
         self.public_url = public_url
-        # (due, tie-breaker, alarm id, firing number, token, kind)
-        self._heap: list[tuple[dt.datetime, int, int, int, str | None, str]] = []
-        self._order = itertools.count()
+        self.workers = workers
+        self.device_cap = device_cap
+        self.poll_interval_s = poll_interval_s
         self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
-        # Sends (with their retries) run on workers, so one slow or failing provider call never
-        # holds up another alarm's escalation; the same firing is never in flight twice.
-        self._workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aware-esc")
-        self._in_flight: set[tuple[int, int, str]] = set()
+        self._order = itertools.count()
+        # Local timers: (due, order, job); a timer whose order is no longer the alarm's current
+        # one in _timer_of was replaced and is skipped.
+        self._timers: list[tuple[dt.datetime, int, _Job]] = []
+        self._timer_of: dict[int, int] = {}
+        # Alarms this process holds: a timer armed, work queued or running. The poller leaves
+        # them alone; everything else that is due it takes on.
+        self._held: dict[int, str] = {}
+        self._queues: dict[Hashable, list[_Job]] = {}
+        self._running: dict[Hashable, int] = {}
+        self._threads: list[threading.Thread] = []
+        self._poller: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # --- arming and finding work ---------------------------------------------------------
 
     def arm(
         self,
         alarm_id: int,
         due: dt.datetime,
-        number: int,
-        token: str | None,
-        kind: str = "escalation",
+        priority: int = 1,
+        received_at: dt.datetime | None = None,
+        device_id: int | None = None,
     ) -> None:
-        """Arm the firing `number` of an alarm at `due`, carrying the alarm's escalation token
-        (None for a first firing armed straight after raising: the alarm's own is used).
-        Kind VICTIM_SMS instead texts the victim of the alarm's case (if she opted in)."""
+        """Hold a local timer: look at the alarm at `due` (replacing an earlier timer)."""
+        job = self._job(alarm_id, priority, received_at or due, device_id)
         with self._cond:
-            heapq.heappush(self._heap, (due, next(self._order), alarm_id, number, token, kind))
-            self._cond.notify()
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="aware-escalation", daemon=True
-                )
-                self._thread.start()
+            if self._held.get(alarm_id) in ("queued", "running"):
+                return  # already being worked on; that work arms what follows
+            self._arm_locked(job, due)
+        self._ensure_threads()
+
+    def _arm_locked(self, job: _Job, due: dt.datetime) -> None:
+        self._timer_of[job.alarm_id] = job.order
+        self._held[job.alarm_id] = "timer"
+        heapq.heappush(self._timers, (due, job.order, job))
+        self._cond.notify_all()
+
+    def _job(
+        self, alarm_id: int, priority: int, received_at: dt.datetime, device_id: int | None
+    ) -> _Job:
+        return _Job(
+            priority, received_at, next(self._order), alarm_id, _device_key(alarm_id, device_id)
+        )
 
     def arm_new(self, alarm: dict[str, Any]) -> None:
-        """After an alarm is committed: arm the first firing of its own (copied) chain; none
-        when that chain never escalates."""
+        """After an alarm is committed (in the raising process): hold a timer for its first
+        firing; an approach alarm is looked at at once (the victim's text). Nothing here
+        touches the database: intake's thread never waits."""
+        now = self.clock()
         due = alarm.get("escalation_due_at")
-        if due is not None:
-            self.arm(alarm["id"], _parse_time(due), 0, None)
         if alarm.get("type") in VICTIM_ALARM_TYPES and alarm.get("case_id") is not None:
-            # Whether she opted in is read on the escalation thread, never on intake's.
-            self.arm(alarm["id"], self.clock(), 0, None, VICTIM_SMS)
+            at = now  # whether she opted in is read on a worker, never on intake's thread
+        elif due is not None:
+            at = _parse_time(due)
+        else:
+            at = now  # never escalates: a worker clears its due time
+        received = alarm.get("received_at")
+        self.arm(
+            alarm["id"],
+            at,
+            alarm.get("priority", 1),
+            _parse_time(received) if received else now,
+            alarm.get("device_id"),
+        )
+
+    def poll(self) -> int:
+        """One look in the database: queue every due alarm this process holds nothing for.
+        Returns how many were queued."""
+        now = self.clock()
+        with self.sessions() as session:
+            rows = session.execute(due_alarms_query(now)).all()
+            session.rollback()
+        queued = 0
+        with self._cond:
+            for alarm_id, priority, device_id, received_at in rows:
+                if alarm_id in self._held:
+                    continue
+                self._queue_locked(self._job(alarm_id, priority, received_at, device_id))
+                queued += 1
+        if queued:
+            self._ensure_threads()
+        return queued
 
     def rearm(self) -> int:
-        """After a restart: arm the next firing of every open alarm still carrying a token."""
-        with self.sessions() as session:
-            rows = session.execute(
-                select(
-                    Alarm.id,
-                    Alarm.received_at,
-                    Alarm.escalation,
-                    Alarm.escalations_fired,
-                    Alarm.escalation_token,
-                ).where(Alarm.status == "open", Alarm.escalation_token.is_not(None))
-            ).all()
-        for alarm_id, received_at, chain_data, fired, token in rows:
-            firing = esc.next_firing(self._chain(chain_data), received_at, fired)
-            if firing is not None:
-                self.arm(alarm_id, firing.at, firing.number, token)
-        self._rearm_victim_texts()
-        return len(rows)
+        """After a (re)start: take on every due alarm now (the poller does so from then on)."""
+        return self.poll()
 
-    def _rearm_victim_texts(self) -> None:
-        """A victim text that a crash interrupted is sent after the restart, but only while
-        the warning is still fresh: an old warning would only frighten her."""
-        since = self.clock() - dt.timedelta(seconds=VICTIM_SMS_FRESH_S)
-        texted = select(AlarmLogEntry.alarm_id).where(AlarmLogEntry.action.in_(VICTIM_ACTIONS))
-        with self.sessions() as session:
-            pending = session.scalars(
-                select(Alarm.id)
-                .join(Case, Case.id == Alarm.case_id)
-                .where(
-                    Alarm.type.in_(VICTIM_ALARM_TYPES),
-                    Alarm.received_at >= since,
-                    Alarm.status != "resolved",
-                    Case.victim_sms.is_(True),
-                    Alarm.id.not_in(texted),
+    def start(self) -> Escalator:
+        """Run the poller (every POLL_INTERVAL_S) besides the timers and workers."""
+        self._ensure_threads()
+        with self._cond:
+            if self._poller is None:
+                self._poller = threading.Thread(
+                    target=self._poll_loop, name="aware-escalation-poll", daemon=True
                 )
-            ).all()
-        for alarm_id in pending:
-            self.arm(alarm_id, self.clock(), 0, None, VICTIM_SMS)
+                self._poller.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop polling and working (work under way finishes its current send)."""
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+
+    def _ensure_threads(self) -> None:
+        with self._cond:
+            if self._threads or self._stop.is_set():
+                return
+            self._threads.append(
+                threading.Thread(target=self._timer_loop, name="aware-escalation", daemon=True)
+            )
+            for i in range(self.workers):
+                self._threads.append(
+                    threading.Thread(target=self._work_loop, name=f"aware-esc-{i}", daemon=True)
+                )
+            for thread in self._threads:
+                thread.start()
+
+    def _poll_loop(self) -> None:
+        failing = False
+        while not self._stop.wait(self.poll_interval_s):
+            try:
+                self.poll()
+                if failing:
+                    log.info("escalation poll works again")
+                failing = False
+            except Exception:
+                if not failing:  # once per outage, not twice a second
+                    log.exception("escalation poll failed; retrying")
+                failing = True
+
+    def _timer_loop(self) -> None:
+        with self._cond:
+            while not self._stop.is_set():
+                if not self._timers:
+                    self._cond.wait()
+                    continue
+                due, order, job = self._timers[0]
+                wait = (due - self.clock()).total_seconds()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._timers)
+                if self._timer_of.get(job.alarm_id) != order:
+                    continue  # replaced by a later arm
+                del self._timer_of[job.alarm_id]
+                self._queue_locked(job)
+
+    def _queue_locked(self, job: _Job) -> None:
+        self._held[job.alarm_id] = "queued"
+        self._timer_of.pop(job.alarm_id, None)
+        heapq.heappush(self._queues.setdefault(job.device, []), job)
+        self._cond.notify_all()
+
+    def _next_job_locked(self) -> _Job | None:
+        """The most urgent queued job of a device below its cap."""
+        best: _Job | None = None
+        for device, queue in self._queues.items():
+            below_cap = self._running.get(device, 0) < self.device_cap
+            if queue and below_cap and (best is None or queue[0] < best):
+                best = queue[0]
+        if best is None:
+            return None
+        heapq.heappop(self._queues[best.device])
+        if not self._queues[best.device]:
+            del self._queues[best.device]
+        self._running[best.device] = self._running.get(best.device, 0) + 1
+        self._held[best.alarm_id] = "running"
+        return best
+
+    def _work_loop(self) -> None:
+        while True:
+            with self._cond:
+                job = self._next_job_locked()
+                while job is None:
+                    if self._stop.is_set():
+                        return
+                    self._cond.wait()
+                    job = self._next_job_locked()
+            again: dt.datetime | None = None
+            try:
+                again = self.handle(job.alarm_id)
+            except Exception:  # a broken alarm must not stop the others
+                log.exception("escalation work on alarm %s failed", job.alarm_id)
+            with self._cond:
+                left = self._running[job.device] - 1
+                if left:
+                    self._running[job.device] = left
+                else:
+                    del self._running[job.device]
+                self._held.pop(job.alarm_id, None)
+                if again is not None and not self._stop.is_set():
+                    follow = _Job(
+                        job.priority, job.received_at, next(self._order), job.alarm_id, job.device
+                    )
+                    self._arm_locked(follow, again)
+                self._cond.notify_all()
+
+    # --- the work on one alarm -----------------------------------------------------------
+
+    def handle(self, alarm_id: int) -> dt.datetime | None:
+        """Claim and carry out what is due for an alarm; returns when to look again (the next
+        firing), None when nothing more is pending here."""
+        now = self.clock()
+        phone: str | None = None
+        with self.sessions() as session:
+            alarm = session.get(Alarm, alarm_id)
+            if alarm is None:
+                session.rollback()
+                return None
+            victim = False
+            if (
+                alarm.type in VICTIM_ALARM_TYPES
+                and alarm.case_id is not None
+                and alarm.victim_sms_claimed_at is None
+                and alarm.status != "resolved"
+                and alarm.received_at >= now - dt.timedelta(seconds=VICTIM_SMS_FRESH_S)
+            ):
+                case = session.get(Case, alarm.case_id)
+                if case is not None and case.victim_sms:
+                    phone = case.victim_phone
+                    victim = _claim(
+                        session,
+                        update(_ALARMS)
+                        .where(_ALARMS.c.id == alarm_id, _ALARMS.c.victim_sms_claimed_at.is_(None))
+                        .values(victim_sms_claimed_at=now),
+                    )
+            fired, token = alarm.escalations_fired, alarm.escalation_token
+            firing: esc.Firing | None = None
+            next_at: dt.datetime | None = None
+            chain = self.default_chain
+            if esc.should_fire(alarm.status, token, token or ""):
+                chain = self._chain(alarm.escalation)
+                firing, next_at = esc.due_firing(chain, alarm.received_at, fired, now)
+            text = _message(alarm)
+            claimed = False
+            same = [_ALARMS.c.id == alarm_id, _ALARMS.c.escalations_fired == fired]
+            if firing is not None:
+                # Of several processes finding this firing due, exactly one sends.
+                claimed = _claim(
+                    session,
+                    update(_ALARMS)
+                    .where(*same, _ALARMS.c.status == "open", _ALARMS.c.escalation_token == token)
+                    .values(escalations_fired=firing.number + 1, escalation_next_at=next_at),
+                )
+            elif alarm.escalation_next_at != next_at:
+                # Plan the exact time (or nothing more), unless the alarm changed meanwhile.
+                guard = (
+                    _ALARMS.c.escalation_token == token
+                    if token is not None and alarm.status == "open"
+                    else or_(_ALARMS.c.status != "open", _ALARMS.c.escalation_token.is_(None))
+                )
+                session.execute(
+                    update(_ALARMS).where(*same, guard).values(escalation_next_at=next_at)
+                )
+            session.commit()
+        if victim:
+            self._notify_victim(alarm_id, phone)
+        if firing is None:
+            return next_at
+        if not claimed:
+            return None  # another process sent it and holds what follows
+        self._escalate(alarm_id, firing, firing.number - fired, text, token)
+        return next_at
 
     def _chain(self, data: dict[str, Any] | None) -> esc.Chain:
         try:
@@ -152,70 +410,13 @@ class Escalator:
         except esc.ChainInvalid:
             return self.default_chain
 
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._heap or self._heap[0][0] > self.clock():
-                    timeout = None
-                    if self._heap:
-                        timeout = max(0.0, (self._heap[0][0] - self.clock()).total_seconds())
-                    self._cond.wait(timeout)
-                due, _, alarm_id, number, token, kind = heapq.heappop(self._heap)
-                key = (alarm_id, number, kind)
-                if key in self._in_flight:
-                    continue  # a duplicate timer of a firing already under way
-                self._in_flight.add(key)
-            self._workers.submit(self._work, key, token)
-
-    def _work(self, key: tuple[int, int, str], token: str | None) -> None:
-        alarm_id, number, kind = key
-        try:
-            if kind == VICTIM_SMS:
-                self.notify_victim(alarm_id)
-            else:
-                self.fire(alarm_id, number, token)
-        except Exception:  # a broken firing must not stop the others
-            log.exception("%s %s of alarm %s failed", kind, number, alarm_id)
-        finally:
-            with self._cond:
-                self._in_flight.discard(key)
-
-    def fire(self, alarm_id: int, number: int, timer_token: str | None) -> None:
-        """Carry out firing `number` if the alarm still needs it."""
-        with self.sessions() as session:
-            alarm = session.get(Alarm, alarm_id)
-            if alarm is None or alarm.escalations_fired != number:
-                return  # gone, or this firing already happened (a duplicate timer)
-            token = alarm.escalation_token
-            if timer_token is None:
-                timer_token = token or ""  # first firing, armed before the token was known
-            if not esc.should_fire(alarm.status, token, timer_token):
-                return
-            chain = self._chain(alarm.escalation)
-            received_at = alarm.received_at
-            firing = esc.next_firing(chain, received_at, number)
-            text = _message(alarm)
-            if firing is None:
-                session.rollback()
-                return
-            # Claim the firing before sending: of several processes holding a timer for it
-            # (a web process and a scheduler after restarts, or two web processes), exactly
-            # one sends. A crash between claim and send skips this step, never the chain:
-            # the restart re-arms the next one.
-            claimed = session.execute(
-                update(Alarm)
-                .where(
-                    Alarm.id == alarm_id,
-                    Alarm.escalations_fired == number,
-                    Alarm.status == "open",
-                    Alarm.escalation_token == token,
-                )
-                .values(escalations_fired=number + 1)
-            ).rowcount
-            session.commit()
-        if claimed != 1:
-            return
+    def _escalate(
+        self, alarm_id: int, firing: esc.Firing, skipped: int, text: str, token: str | None
+    ) -> None:
         outcomes = self._send(firing, text, alarm_id)
+        if skipped:
+            for _, detail in outcomes:
+                detail["skipped"] = skipped  # missed repeats sent once, as this one
         metrics.count_escalations(outcomes)
         with self.sessions() as session:
             alarm = session.execute(
@@ -227,42 +428,15 @@ class Escalator:
             now = self.clock()
             for action, detail in outcomes:
                 log_entry(session, alarm_id, action, SYSTEM, now, detail)
-            session.execute(
-                update(Alarm)
-                .where(Alarm.id == alarm_id)
-                .values(
-                    escalation_status=outcome_status(outcomes),
-                    seq=next_seq(session.connection()),
-                )
-            )
-            session.refresh(alarm)
+            alarm.escalation_status = outcome_status(outcomes)
+            alarm.seq = next_seq(session.connection())
             (published,) = alarm_dicts(session.connection(), [alarm], now)
             session.commit()
         self.publisher.alarm_updated(published)
-        following = esc.next_firing(chain, received_at, number + 1)
-        if following is not None:
-            self.arm(alarm_id, following.at, following.number, token)
 
-    def notify_victim(self, alarm_id: int) -> None:
-        """Text the victim once about an approach alarm, if her case opted in and has her
-        number. The timeline records the outcome, never the number; opted out: nothing at
-        all is sent or recorded."""
-        with self.sessions() as session:
-            alarm = session.get(Alarm, alarm_id)
-            if alarm is None or alarm.type not in VICTIM_ALARM_TYPES or alarm.case_id is None:
-                return
-            case = session.get(Case, alarm.case_id)
-            if case is None or not case.victim_sms:
-                return
-            done = session.scalar(
-                select(AlarmLogEntry.id)
-                .where(AlarmLogEntry.alarm_id == alarm_id, AlarmLogEntry.action.in_(VICTIM_ACTIONS))
-                .limit(1)
-            )
-            phone = case.victim_phone
-            session.rollback()
-        if done is not None:
-            return  # already texted (or tried): once per alarm
+    def _notify_victim(self, alarm_id: int, phone: str | None) -> None:
+        """Text the victim about an approach alarm (claimed: once). The timeline records the
+        outcome, never the number."""
         if not phone:
             outcome = ("victim_notification_not_sent", {"reason": "no victim phone number"})
         else:
@@ -355,6 +529,11 @@ class Escalator:
                 "firing": number,
             },
         )
+
+
+def _claim(session: Any, statement: Any) -> bool:
+    """Run a conditional UPDATE; True when it changed the row (this process holds the claim)."""
+    return bool(session.execute(statement).rowcount == 1)
 
 
 def outcome_status(outcomes: list[tuple[str, dict[str, Any]]]) -> str:

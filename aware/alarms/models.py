@@ -28,7 +28,11 @@ class Alarm(Base):
     """An alarm shown to dispatch; its life is open -> acknowledged -> resolved."""
 
     __tablename__ = "alarms"
-    __table_args__ = (Index("ix_alarms_status_priority", "status", "priority", "received_at"),)
+    __table_args__ = (
+        Index("ix_alarms_status_priority", "status", "priority", "received_at"),
+        # Every escalating process polls this (`escalation_next_at <= now`) twice a second.
+        Index("ix_alarms_escalation_next_at", "escalation_next_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # Indexes cost writes on the alarm path: only those that a query uses are kept.
@@ -51,6 +55,13 @@ class Alarm(Base):
     escalations_fired: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Outcome of the most recent firing: "sent", "failed" or "not_sent" (None before any).
     escalation_status: Mapped[str | None] = mapped_column(String(16), default=None)
+    # When escalation work on this alarm next falls due, kept in the database so any live
+    # process carries it out (aware.alarms.escalator). Never later than the real due time: a
+    # new alarm starts with its received_at ("look at me now") and the first process to look
+    # plans the exact time; None when nothing is pending (acknowledged, resolved, chain done).
+    escalation_next_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Approach alarms text the victim at most once: set (claimed) before the text is sent.
+    victim_sms_claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     # At most one alarm per stored device event (idempotent intake).
     event_pk: Mapped[int | None] = mapped_column(
         ForeignKey("device_events.id"), unique=True, default=None

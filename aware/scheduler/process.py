@@ -7,8 +7,9 @@ given up (the next process takes over at once).
 
 Alarms the jobs raise or clear reach the dispatch consoles: with AWARE_REDIS_URL through the
 same Redis channel as the web processes; without, the web process's relay
-(`aware.alarms.relay`) picks them up from the database within about a second. Escalation of the
-alarms raised here is armed here, as the web process does for the alarms it raises.
+(`aware.alarms.relay`) picks them up from the database within about a second. Every scheduler
+process, holding the lease or waiting, also escalates: it polls the database for due escalation
+work of any alarm (see `aware.alarms.escalator`), so escalation survives any web process.
 """
 
 from __future__ import annotations
@@ -163,36 +164,6 @@ def _prepare_schema(settings: Settings) -> int | None:
     return None
 
 
-def _rearm_offline_escalations(escalator: Any, sessions: Any) -> None:
-    """After a take-over: the escalation of open device_offline alarms (raised by a scheduler,
-    armed by it) continues here. Other alarms belong to the web processes."""
-    from aware.alarms import escalation as esc
-    from aware.alarms.models import Alarm
-
-    with sessions() as session:
-        rows = session.execute(
-            select(
-                Alarm.id,
-                Alarm.received_at,
-                Alarm.escalation,
-                Alarm.escalations_fired,
-                Alarm.escalation_token,
-            ).where(
-                Alarm.type == "device_offline",
-                Alarm.status == "open",
-                Alarm.escalation_token.is_not(None),
-            )
-        ).all()
-    for alarm_id, received_at, chain_data, fired, token in rows:
-        try:
-            chain = esc.parse_chain(chain_data) if chain_data else escalator.default_chain
-        except esc.ChainInvalid:
-            chain = escalator.default_chain
-        firing = esc.next_firing(chain, received_at, fired)
-        if firing is not None:
-            escalator.arm(alarm_id, firing.at, firing.number, token)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run until SIGTERM/SIGINT (0) or until the lease is lost (3: let the supervisor restart
     us, we then wait like any other process)."""
@@ -224,10 +195,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     holder = holder_id()
     lease = lease_for(engine, holder, settings.scheduler_lease_s)
     log.info("scheduler %s starting", holder)
-    if not _wait_for_lease(lease, stop):
-        engine.dispose()
-        return 0
-    log.info("scheduler %s holds the lease: running jobs", holder)
 
     from aware.alarms.escalation import chain_to_data, default_chain, parse_chain
     from aware.alarms.escalator import EscalatingPublisher, Escalator
@@ -237,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     queue_publisher = publisher_for(settings)
     notifier = notifier_for(settings)
+    # Every scheduler process escalates, waiting or not: due escalation work is in the
+    # database, so alarms raised by a web process that died still go out on time.
     escalator = Escalator(
         sessions,
         notifier,
@@ -244,8 +213,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parse_chain(default_escalation),
         utcnow,
         public_url=settings.public_url,
-    )
-    _rearm_offline_escalations(escalator, sessions)
+    ).start()
+    log.info("scheduler %s escalating: polling for due escalations", holder)
+    if not _wait_for_lease(lease, stop):
+        escalator.stop()
+        engine.dispose()
+        return 0
+    log.info("scheduler %s holds the lease: running jobs", holder)
     ctx = JobContext(
         sessions=sessions,
         settings=settings,
@@ -273,6 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = 3
             break
     scheduler.shutdown(wait=True)
+    escalator.stop()
     job_registry.set_context(None)
     if code == 0:
         lease.release()
