@@ -93,6 +93,9 @@ def insert_alarm(
         escalation_token=new_token(),
     )
     row.update(values)
+    # Due escalation work is found in the database by any live process: a new alarm is due
+    # "now" (a lower bound), and the first process to look plans its exact time.
+    row["escalation_next_at"] = row["escalation_next_at"] or row["received_at"]
     params = {**row, "chain_type": row["type"], "default_escalation": default_escalation}
     ((alarm_id, escalation),) = _PREPARED_ALARM.execute(conn, params)
     row["escalation"] = escalation
@@ -150,6 +153,7 @@ def _apply(alarm: Alarm, state: rules.AlarmState) -> None:
     alarm.outcome = state.outcome.value if state.outcome else None
     if state.status is not rules.Status.OPEN:
         alarm.escalation_token = None  # accepted: pending escalation timers now do nothing
+        alarm.escalation_next_at = None
 
 
 def _locked(session: Session, alarm_id: int) -> Alarm:
