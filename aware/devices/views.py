@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, g, request
@@ -224,7 +223,7 @@ def ingest():  # type: ignore[no-untyped-def]
     responses={200: ("stored", IngestOut)},
 )
 def osmand_get():  # type: ignore[no-untyped-def]
-    return _osmand(request.args.to_dict())
+    return _osmand(osmand.from_pairs(list(request.args.items(multi=True))))
 
 
 @registry.route(
@@ -239,22 +238,19 @@ def osmand_get():  # type: ignore[no-untyped-def]
     responses={200: ("stored", IngestOut)},
 )
 def osmand_post():  # type: ignore[no-untyped-def]
-    params: dict[str, Any] = request.args.to_dict()
-    params.update(request.form.to_dict())
+    req = osmand.from_pairs(list(request.args.items(multi=True)))
     raw = request.get_data(cache=True)
-    if raw.strip() and not request.form and (request.is_json or raw.lstrip()[:1] == b"{"):
-        try:
-            body = json.loads(raw)
-        except ValueError as exc:
-            raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
-        if not isinstance(body, dict):
-            raise ApiError(400, "malformed_json", "the JSON body must be an object")
-        params.update(osmand.flatten_json(body))
-    return _osmand(params)
+    if raw.strip():
+        if request.is_json or raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{":
+            req.update(osmand.from_json(osmand.loads(raw)))
+        elif request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            req.update(osmand.from_pairs(list(request.form.items(multi=True))))
+        else:  # Traccar reads a url-encoded body whatever its content type
+            req.update(osmand.from_pairs(osmand.body_pairs(raw)))
+    return _osmand(req)
 
 
-def _osmand(params: dict[str, Any]):  # type: ignore[no-untyped-def]
-    token = str(params.get("id") or params.get("deviceid") or params.get("device_id") or "")
-    device_id = _device_id_for(token)
-    events, extras = osmand.to_events(params, now())
+def _osmand(req: osmand.OsmAndRequest):  # type: ignore[no-untyped-def]
+    device_id = _device_id_for(osmand.device_token(req))
+    events, extras = osmand.to_events(req, now())
     return _store(device_id, events, "osmand", extras), 200
