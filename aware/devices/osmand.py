@@ -470,7 +470,8 @@ def _alarm_types(req: OsmAndRequest, bad: dict[str, str]) -> tuple[list[EventTyp
             key = key.strip()
             if not key:
                 continue
-            keys.append(key[:MAX_TEXT])
+            if key[:MAX_TEXT] not in keys:
+                keys.append(key[:MAX_TEXT])
             kind = ALARM_TYPES.get(key.lower())
             if kind is not None:
                 kinds.add(kind)
