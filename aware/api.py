@@ -66,24 +66,110 @@ def validation_fields(exc: ValidationError, prefix: str = "") -> dict[str, str]:
     return fields
 
 
-def read_json_body() -> Any:
-    """The request body as JSON; 400 when it is not JSON at all."""
-    raw = request.get_data(cache=True)
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays and objects any JSON endpoint accepts (ours need 4)."""
+
+
+def loads_json(raw: bytes | str) -> Any:
+    """Parse JSON text; ApiError 400 when it is not JSON or nested deeper than MAX_JSON_DEPTH.
+
+    NaN and Infinity are parsed (Python's json accepts them) so that the caller can refuse the
+    one field that holds them instead of the whole request; models refuse non-finite numbers.
+    """
     if not raw.strip():
         raise ApiError(400, "malformed_json", "the request body is empty; expected JSON")
     try:
-        return json.loads(raw)
+        obj = json.loads(raw)
+    except RecursionError:
+        # 200,000 nested brackets: the C scanner gives up at the interpreter's limit.
+        raise _too_deep() from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(
             400, "malformed_json", f"the request body is not valid JSON: {exc}"
         ) from None
+    # Cheap bound first: a body with few brackets cannot be deep (a single event has 2).
+    if isinstance(raw, str):
+        opens = raw.count("[") + raw.count("{")
+    else:
+        opens = raw.count(b"[") + raw.count(b"{")
+    if opens > MAX_JSON_DEPTH and _deeper_than(obj, MAX_JSON_DEPTH):
+        raise _too_deep()
+    return obj
+
+
+def _too_deep() -> ApiError:
+    return ApiError(
+        400,
+        "malformed_json",
+        f"the request body is nested too deeply (at most {MAX_JSON_DEPTH} levels)",
+    )
+
+
+def _deeper_than(obj: Any, limit: int) -> bool:
+    """Whether arrays/objects nest deeper than `limit` (iterative: no recursion to exhaust)."""
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, dict | list):
+            continue
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def text_problem(value: str) -> str | None:
+    """Why a string cannot be stored as text (a NUL byte, a lone surrogate), or None."""
+    if "\x00" in value:
+        return "must not contain NUL (\\u0000)"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "is not valid Unicode (lone surrogate)"
+    return None
+
+
+def text_problems(obj: Any, prefix: str = "") -> dict[str, str]:
+    """{"field.path": message} for every key or string in parsed JSON that is not storable text."""
+    found: dict[str, str] = {}
+    stack: list[tuple[Any, str]] = [(obj, prefix)]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, str):
+            problem = text_problem(node)
+            if problem:
+                found.setdefault(path or "body", problem)
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                name = f"{path}.{key}" if path else str(key)
+                problem = text_problem(key)
+                if problem:
+                    found.setdefault(path or "body", f"a key {problem}")
+                    continue
+                stack.append((value, name))
+        elif isinstance(node, list):
+            stack.extend((v, f"{path}.{i}" if path else str(i)) for i, v in enumerate(node))
+    return found
+
+
+def read_json_body() -> Any:
+    """The request body as JSON; 400 when it is not JSON at all or nested too deeply."""
+    return loads_json(request.get_data(cache=True))
 
 
 def parse_body(model: type[M]) -> M:
-    """Validate the JSON body against `model`: 400 for malformed JSON, 422 naming each field."""
+    """Validate the JSON body against `model`: 400 for malformed JSON, 422 naming each field
+    (also a string holding a NUL byte or a lone surrogate, which no database column takes)."""
     obj = read_json_body()
     if not isinstance(obj, dict):
         raise ApiError(400, "malformed_json", "the request body must be a JSON object")
+    problems = text_problems(obj)
+    if problems:
+        raise ApiError(422, "invalid_field", "one or more fields are invalid", problems)
     return validate_json(model, request.get_data(cache=True))
 
 

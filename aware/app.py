@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import sqlite3
 import time
 from typing import Any
 
@@ -12,7 +13,15 @@ from flask import Flask, Response, g, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_socketio import SocketIO
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from pydantic import ValidationError
+from sqlalchemy.exc import (
+    DataError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    PendingRollbackError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
@@ -277,8 +286,8 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
     def database_unavailable(exc: Exception) -> Any:
-        # The database is down or unreachable: nothing was stored, the device should retry
-        # (pool_pre_ping reconnects once it answers again; no restart needed).
+        # The database is down, unreachable or locked: nothing was stored, the device should
+        # retry (pool_pre_ping reconnects once it answers again; no restart needed).
         log.error("database unavailable on %s %s: %s", request.method, request.path, exc)
         if _wants_json() or request.path == "/metrics":
             resp = error_body(503, "unavailable", "the database is unavailable; retry shortly")
@@ -289,10 +298,77 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:
+        if database_unavailable_error(exc):
+            return database_unavailable(exc)
+        if _wants_json() and unstorable_input_error(exc):
+            # Input that got past validation but no column takes (the database said so):
+            # nothing was stored, and retrying the same request cannot help.
+            log.error(
+                "unstorable input on %s %s: %s", request.method, request.path, type(exc).__name__
+            )
+            return ApiError(
+                422, "invalid_field", "a value in the request cannot be stored"
+            ).response()
         log.exception("unhandled error on %s %s", request.method, request.path)
         if _wants_json():
             return error_body(500, "internal", "internal error")
         return "Interne fout", 500
+
+
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    DisconnectionError,
+    PoolTimeout,
+)
+_UNSTORABLE: tuple[type[BaseException], ...] = (DataError, UnicodeEncodeError, ValidationError)
+try:  # the PostgreSQL driver's own classes, raised unwrapped by db.Prepared
+    import psycopg
+
+    _UNAVAILABLE += (psycopg.OperationalError, psycopg.InterfaceError)
+    _UNSTORABLE += (psycopg.DataError,)
+except ImportError:  # pragma: no cover - SQLite-only installs
+    pass
+# SQLite's own words for "not now": a lock held elsewhere, or the file out of reach.
+_SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o", "readonly database")
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception, the driver error it wraps, and what it was raised from or during."""
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo and len(seen) < 16:
+        e = todo.pop()
+        if e is None or any(e is s for s in seen):
+            continue
+        seen.append(e)
+        todo += [getattr(e, "orig", None), e.__cause__, e.__context__]
+    return seen
+
+
+def database_unavailable_error(exc: BaseException) -> bool:
+    """Whether `exc` means the database could not be reached or locked in time (answer 503).
+
+    Not every such error arrives as SQLAlchemy's OperationalError: this process's SQLite
+    writer lock raises the driver's sqlite3.OperationalError from a "begin" listener, which
+    SQLAlchemy does not wrap; statements on the alarm path run on the DBAPI cursor (db.Prepared)
+    and raise the driver's own errors; a session whose flush failed raises PendingRollbackError.
+    """
+    for e in _causes(exc):
+        if isinstance(e, _UNAVAILABLE):
+            return True
+        if isinstance(e, sqlite3.OperationalError):
+            return any(word in str(e).lower() for word in _SQLITE_UNAVAILABLE)
+        if isinstance(e, PendingRollbackError):
+            return "OperationalError" in str(e) or "InterfaceError" in str(e)
+    return False
+
+
+def unstorable_input_error(exc: BaseException) -> bool:
+    """Whether `exc` is the database (or its driver) refusing a value: a NUL byte in text, a
+    lone surrogate, a number out of the column's range. Also a request value that failed a
+    model's validation outside the view's own checks."""
+    return any(isinstance(e, _UNSTORABLE) for e in _causes(exc))
 
 
 def content_security_policy(settings: Settings) -> str:

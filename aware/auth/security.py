@@ -20,7 +20,7 @@ from flask import Flask, Response, render_template, request
 from flask_limiter import Limiter, RateLimitExceeded
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from aware.api import ApiError
+from aware.api import ApiError, loads_json
 from aware.config import Settings
 
 # Endpoints whose failed attempts are counted (all POST: the forms and the token exchange).
@@ -51,7 +51,10 @@ def _username() -> str:
     """The username tried, lower-cased so case variants share one budget."""
     name: Any = request.form.get("username")
     if name is None and request.is_json:
-        body = request.get_json(silent=True)
+        try:  # the same guarded parser as the view: deep or broken JSON has no username
+            body = loads_json(request.get_data(cache=True))
+        except ApiError:
+            body = None
         name = body.get("username") if isinstance(body, dict) else None
     if not isinstance(name, str) or not name.strip():
         return "-"  # flask-limiter skips an empty key; a missing name is a bad request anyway

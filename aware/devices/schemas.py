@@ -21,10 +21,17 @@ class Strict(BaseModel):
 
 
 class PositionIn(Strict):
-    lat: float = Field(ge=-90, le=90, description="WGS84 latitude in degrees")
-    lon: float = Field(ge=-180, le=180, description="WGS84 longitude in degrees")
+    # Finite numbers only: NaN or Infinity never reach the database (or a distance).
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False, description="WGS84 latitude in degrees")
+    lon: float = Field(
+        ge=-180, le=180, allow_inf_nan=False, description="WGS84 longitude in degrees"
+    )
     accuracy_m: float | None = Field(
-        default=None, ge=0, le=1_000_000, description="radius of the 68% confidence circle"
+        default=None,
+        ge=0,
+        le=1_000_000,
+        allow_inf_nan=False,
+        description="radius of the 68% confidence circle",
     )
 
 
@@ -35,7 +42,7 @@ class EventIn(Strict):
     type: EventType
     occurred_at: AwareDatetime = Field(description="device clock, RFC 3339 with offset")
     position: PositionIn | None = None
-    battery_pct: float | None = Field(default=None, ge=0, le=100)
+    battery_pct: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _position_events_carry_a_position(self) -> EventIn:
@@ -50,10 +57,32 @@ class EventBatchIn(Strict):
     events: list[EventIn] = Field(min_length=1, max_length=MAX_BATCH)
 
 
+class RejectedEvent(BaseModel):
+    """An event of the request that was not stored, and why."""
+
+    index: int = Field(description="position of the event in the request (0 for a single event)")
+    event_id: str | None = Field(description="its event_id; null when missing or unusable")
+    fields: dict[str, str] = Field(description="field path -> what is wrong with it")
+
+
 class IngestOut(BaseModel):
+    """What a device is told: counts of its own events and its own alarms, nothing else.
+
+    An alarm event (sos, tamper, battery_low, test) is never refused for a bad field: a bad
+    position or battery value is dropped and a bad clock replaced by the receive time, marked
+    on the event and on the alarm's timeline. Other events with a bad field are rejected.
+    """
+
     accepted: int = Field(description="events stored by this request")
     duplicates: int = Field(description="events this device had sent before (stored once)")
-    alarm_ids: list[int] = Field(description="alarms of the events in this request")
+    rejected: list[RejectedEvent] = Field(
+        default_factory=list,
+        description="events not stored because a field is invalid (the others were stored)",
+    )
+    alarm_ids: list[int] = Field(
+        description="alarms raised by this request's own alarm events (sos, tamper, "
+        "battery_low, test), also when re-sent; never alarms of ban checks"
+    )
 
 
 class DeviceCreate(Strict):

@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 
 from aware.adapters.realtime import Publisher
 from aware.alarms import rules
-from aware.alarms.models import Alarm
+from aware.alarms.models import Alarm, AlarmLogEntry
 from aware.alarms.services import alarm_dicts, insert_alarm, next_seq
 from aware.db import Prepared, UTCDateTime
+from aware.devices import intake
 from aware.devices.models import Device, DeviceEvent
 from aware.devices.schemas import EventIn
 from aware.risk.models import CaseDevice
@@ -121,8 +122,12 @@ class TokenCache:
 class IngestResult:
     accepted: int
     duplicates: int
+    # Alarms of the request's own alarm events only (never of ban checks: the device's
+    # answer must not depend on anyone else's data).
     alarm_ids: list[int]
     new_alarms: list[dict[str, Any]] = field(default_factory=list)
+    # Events not stored, by their index in the `events` given.
+    rejected: list[intake.Rejected] = field(default_factory=list)
 
 
 _EVENTS = cast(Table, DeviceEvent.__table__)
@@ -213,11 +218,18 @@ def ingest(
 ) -> IngestResult:
     """Store a device's events once each, raise their alarms, update the device's state.
 
+    Each event is judged on its own first (`intake.screen`): one with a clock nobody can
+    believe or an id no column can hold is refused (listed in `rejected`), unless it is an
+    alarm, which is stored repaired and marked. Nothing is written when nothing is storable.
     With `ban_checks`, a perpetrator tracker's new positions are judged against the case's
     bans in the same transaction (violations are committed with the position behind them).
     `default_escalation` is the settings' chain, copied onto alarms whose type has no chain of
     its own (see alarms.services.insert_alarm).
     """
+    judged = intake.screen(events, extras, now)
+    events, extras = judged.events, judged.extras
+    if not events:
+        return IngestResult(0, 0, [], rejected=judged.rejected)
     conn = session.connection()
     touched = _PREPARED_TOUCH.execute(conn, _device_params(device_id, events, now))
     if not touched:
@@ -235,14 +247,14 @@ def ingest(
             "device_id": device_id,
             "event_id": ev.event_id,
             "type": ev.type,
-            "occurred_at": ev.occurred_at.astimezone(dt.UTC),
+            "occurred_at": ev.occurred_at.astimezone(dt.UTC),  # sane: intake.screen
             "received_at": now,
             "lat": ev.position.lat if ev.position else None,
             "lon": ev.position.lon if ev.position else None,
             "accuracy_m": ev.position.accuracy_m if ev.position else None,
             "battery_pct": ev.battery_pct,
             "source": source,
-            "extra": (extras or {}).get(ev.event_id),
+            "extra": extras.get(ev.event_id),
         }
         for ev in ordered
     ]
@@ -255,20 +267,29 @@ def ingest(
 
     link = _PREPARED_LINK.execute(conn, {"device_id": device_id})
     case_id, role = link[0] if link else (None, None)
-    new_alarms = _raise_alarms(conn, device, case_id, new_events, inserted, now, default_escalation)
+    own = _raise_alarms(conn, device, case_id, new_events, inserted, now, default_escalation)
+    _mark_repairs(conn, own, extras, now)
+    new_alarms = list(own)
     updated: set[int] = set()
     if ban_checks is not None and role == "perpetrator" and case_id is not None and new_events:
         raised, updated = ban_checks(conn, case_id, device_id, new_events, now, default_escalation)
         new_alarms += raised
 
     duplicate_ids = [e for e in unique if e not in inserted]
-    alarm_ids = [a.id for a in new_alarms]
+    # The device hears of its own alarm events only: what its positions raised against a ban
+    # (or did not) would tell a perpetrator holding the tracker where the victim is.
+    alarm_ids = [a.id for a in own]
     if duplicate_ids:
         alarm_ids += list(
             conn.scalars(
                 select(_ALARMS.c.id)
                 .join(_EVENTS, _EVENTS.c.id == _ALARMS.c.event_pk)
-                .where(_EVENTS.c.device_id == device_id, _EVENTS.c.event_id.in_(duplicate_ids))
+                .where(
+                    _EVENTS.c.device_id == device_id,
+                    _EVENTS.c.event_id.in_(duplicate_ids),
+                    _EVENTS.c.type.in_(sorted(rules.EVENT_ALARM_TYPES)),
+                    _ALARMS.c.ban_id.is_(None),
+                )
             )
         )
     changed = (
@@ -288,7 +309,42 @@ def ingest(
         duplicates=len(events) - len(new_events),
         alarm_ids=sorted(alarm_ids),
         new_alarms=published,
+        rejected=judged.rejected,
     )
+
+
+_ALARM_LOG = cast(Table, AlarmLogEntry.__table__)
+# What intake repaired, as it appears on the alarm (detail) and its timeline.
+REPAIR_MARKS = ("clock_suspect", "dropped", "event_id_derived")
+
+
+def _mark_repairs(
+    conn: Connection,
+    alarms: list[SimpleNamespace],
+    extras: dict[str, dict[str, Any]],
+    now: dt.datetime,
+) -> None:
+    """Put what intake dropped or replaced on the alarm itself (detail) and its timeline, so
+    dispatch sees why an SOS has no position or a time that is the receive time."""
+    for alarm in alarms:
+        extra = extras.get(getattr(alarm, "event_id", None) or "")
+        marks = {k: extra[k] for k in REPAIR_MARKS if extra and k in extra}
+        if not marks:
+            continue
+        detail = {**(getattr(alarm, "detail", None) or {}), **marks}
+        conn.execute(update(_ALARMS).where(_ALARMS.c.id == alarm.id).values(detail=detail))
+        conn.execute(
+            _ALARM_LOG.insert().values(
+                alarm_id=alarm.id,
+                at=now,
+                action="input_repaired",
+                actor_type="system",
+                actor_id=None,
+                actor_name="intake",
+                detail=marks,
+            )
+        )
+        alarm.detail = detail
 
 
 def _raise_alarms(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from typing import Any
 
 from flask import Blueprint, g, request
-from pydantic import RootModel
+from pydantic import RootModel, ValidationError
 
 from aware.api import (
     ApiError,
@@ -13,12 +15,12 @@ from aware.api import (
     parse_query,
     read_json_body,
     registry,
-    validate_json,
 )
 from aware.auth.access import bearer_token, roles_required
-from aware.devices import osmand, services, stock
+from aware.devices import intake, osmand, services, stock
 from aware.devices.models import Device
 from aware.devices.schemas import (
+    MAX_BATCH,
     DeviceCreate,
     DeviceCreated,
     DeviceList,
@@ -159,19 +161,76 @@ def _device_id_for(token: str) -> int:
     return int(device_id)
 
 
+# Field names of the OsmAnd protocol for the event fields intake judges.
+_OSMAND_FIELDS = {"occurred_at": "timestamp", "event_id": "timestamp", "battery_pct": "batt"}
+
+
 def _store(
     device_id: int,
     events: list[EventIn],
     source: str,
     extras: dict[str, dict[str, Any]] | None = None,
+    *,
+    judged: intake.Judged | None = None,
+    batch: bool = False,
+    at: dt.datetime | None = None,
 ) -> dict[str, Any]:
+    """Store the events; 422 only when nothing in the request was usable (every event refused).
+
+    `judged` carries the events already refused while parsing and the request index of each
+    of `events`, so every refusal names its place in the request.
+    """
+    at = at or now()
+    refused, origin = (judged.rejected, judged.origin) if judged else ([], None)
+    rejected = list(refused or [])
+    result = None
+    if events:
+        result = _ingest(device_id, events, source, extras, at)
+        where = origin or list(range(len(events)))
+        rejected += [intake.Rejected(where[r.index], r.event_id, r.fields) for r in result.rejected]
+    rejected.sort(key=lambda r: r.index)
+    if result is None or result.accepted + result.duplicates == 0:
+        raise _nothing_usable(rejected, source, batch)
+    # The shape of IngestOut (documented in the OpenAPI); built directly on the alarm path.
+    return {
+        "accepted": result.accepted,
+        "duplicates": result.duplicates,
+        "rejected": [r.as_dict() for r in rejected],
+        "alarm_ids": result.alarm_ids,
+    }
+
+
+def _nothing_usable(rejected: list[intake.Rejected], source: str, batch: bool) -> ApiError:
+    """The 422 of a request none of whose events could be stored, naming every bad field."""
+    names = _OSMAND_FIELDS if source == "osmand" else {}
+    fields: dict[str, str] = {}
+    for r in rejected:
+        for path, message in r.fields.items():
+            path = names.get(path, path)
+            fields.setdefault(f"events.{r.index}.{path}" if batch else path, message)
+    return ApiError(
+        422,
+        "invalid_field",
+        "no event in the request could be stored",
+        fields,
+        {"rejected": [r.as_dict() for r in rejected]},
+    )
+
+
+def _ingest(
+    device_id: int,
+    events: list[EventIn],
+    source: str,
+    extras: dict[str, dict[str, Any]] | None,
+    at: dt.datetime,
+) -> services.IngestResult:
     st = state()
     try:
-        result = services.ingest(
+        return services.ingest(
             db(),
             device_id,
             events,
-            now(),
+            at,
             st.publisher,
             source=source,
             extras=extras,
@@ -180,12 +239,6 @@ def _store(
         )
     except services.DeviceNotFound:
         raise ApiError(401, "unauthorized", "unknown or deactivated device token") from None
-    # The shape of IngestOut (documented in the OpenAPI); built directly on the alarm path.
-    return {
-        "accepted": result.accepted,
-        "duplicates": result.duplicates,
-        "alarm_ids": result.alarm_ids,
-    }
 
 
 @registry.route(
@@ -196,19 +249,49 @@ def _store(
     tag="devices",
     security="device",
     request=IngestBody,
-    responses={202: ("every accepted event is durably stored", IngestOut)},
+    responses={
+        202: (
+            "every accepted event is durably stored; refused ones are listed in `rejected`",
+            IngestOut,
+        ),
+        422: ("no event in the request could be stored (each is named in error.fields)", None),
+    },
 )
 def ingest():  # type: ignore[no-untyped-def]
     device_id = _device_id_for(bearer_token())
     body = read_json_body()
-    raw = request.get_data(cache=True)
-    if isinstance(body, dict) and "events" in body:
-        events = validate_json(EventBatchIn, raw).events
-    elif isinstance(body, dict):
-        events = [validate_json(EventIn, raw)]
-    else:
+    if not isinstance(body, dict):
         raise ApiError(400, "malformed_json", 'expected an event object or {"events": [...]}')
-    return _store(device_id, events, "ingest"), 202
+    at = now()
+    if "events" not in body:
+        judged = intake.judge_items([body], at)
+        return _store(device_id, judged.events, "ingest", judged.extras, judged=judged, at=at), 202
+    items = body["events"]
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
+        raise ApiError(
+            422,
+            "invalid_field",
+            "one or more fields are invalid",
+            {"events": f"a list of 1 to {MAX_BATCH} events"},
+        )
+    events = _batch_if_sound(request.get_data(cache=True), at)
+    if events is not None:
+        return _store(device_id, events, "ingest", batch=True, at=at), 202
+    judged = intake.judge_items(items, at)
+    stored = _store(
+        device_id, judged.events, "ingest", judged.extras, judged=judged, batch=True, at=at
+    )
+    return stored, 202
+
+
+def _batch_if_sound(raw: bytes, at: dt.datetime) -> list[EventIn] | None:
+    """The batch's events when all of them are valid as they stand (one pass of the validator,
+    the common case), else None: then each is judged on its own."""
+    try:
+        events = EventBatchIn.model_validate_json(raw).events
+    except ValidationError:
+        return None
+    return events if intake.all_sound(events, at) else None
 
 
 @registry.route(
