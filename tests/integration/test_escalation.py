@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 
 import pytest
@@ -148,3 +149,311 @@ def test_two_processes_armed_for_one_alarm_send_once(world):
     sms = [r for r in world["standin"].requests if r["kind"] == "sms"]
     assert len(sms) == 1
     assert [a for a, _ in world["timeline"](alarm_id)].count("escalated") == 2  # SMS + call
+
+
+# --- durable escalation: due work in the database, claimed by whichever process looks ----------
+
+VICTIM_PHONE = "+31611122233"
+SOS_PHONE = "+31600000001"
+FLOOD_PHONE = "+31600000009"
+
+
+@pytest.fixture
+def durable(fresh_db_url):
+    """Escalators as separate "processes" on one database (each with its own threads)."""
+    from sqlalchemy import select as _select
+
+    from aware.alarms.models import Alarm
+    from aware.alarms.services import insert_alarm, next_seq
+    from aware.risk import services as risk
+    from aware.risk.models import Case
+    from aware.risk.schemas import CaseCreate
+
+    engine = make_engine(fresh_db_url)
+    sessions = make_sessionmaker(engine)
+    standin = TwilioStandIn().start()
+    made: list[Escalator] = []
+    inner = RecordingPublisher()
+
+    def escalator(**kw):
+        notifier = TwilioNotifier(
+            standin.account_sid, standin.auth_token, "+3197010203040", base_url=standin.base_url
+        )
+        chain = esc.default_chain(600, [PHONE])
+        e = Escalator(sessions, notifier, inner, chain, utcnow, retry_delays_s=(0.1,), **kw)
+        made.append(e)
+        return e
+
+    def device(kind="victim_alarm"):
+        with sessions() as s:
+            d, _ = device_services.register(
+                s, f"D-{len(made)}-{time.monotonic_ns()}", kind, utcnow()
+            )
+            return d.id
+
+    def case(opt_in=True, phone=VICTIM_PHONE):
+        body = {
+            "reference": f"R-{time.monotonic_ns()}",
+            "municipality": "0344",
+            "victim": {"name": "Anouk"},
+        }
+        if phone:
+            body["victim"]["phone"] = phone
+        with sessions() as s:
+            c = risk.create_case(s, CaseCreate.model_validate(body), utcnow())
+            c.victim_sms = opt_in
+            s.commit()
+            return c.id
+
+    def alarm(
+        type_="sos",
+        chain=None,
+        after_s=1.0,
+        to=PHONE,
+        received_at=None,
+        device_id=None,
+        case_id=None,
+        priority=None,
+        repeats=0,
+    ):
+        now = received_at or utcnow()
+        chain = chain or esc.chain_to_data(
+            esc.default_chain(after_s, [to], repeat_every_s=10, max_repeats=repeats)
+        )
+        with sessions() as s:
+            conn = s.connection()
+            a = insert_alarm(
+                conn,
+                chain,
+                seq=next_seq(conn),
+                type=type_,
+                priority=priority or {"sos": 1, "zone_violation": 1}.get(type_, 2),
+                device_id=device_id,
+                case_id=case_id,
+                occurred_at=now,
+                received_at=now,
+            )
+            s.commit()
+            return a.id
+
+    def row(alarm_id):
+        with sessions() as s:
+            return s.execute(_select(Alarm).where(Alarm.id == alarm_id)).scalar_one()
+
+    def timeline(alarm_id):
+        with sessions() as s:
+            _, entries = alarm_services.get(s, alarm_id)
+            return [(e.action, e.detail) for e in entries]
+
+    def sent(to=None, kind="sms"):
+        return [r for r in standin.requests if r["kind"] == kind and (to is None or r["To"] == to)]
+
+    yield type(
+        "Durable",
+        (),
+        {
+            "escalator": staticmethod(escalator),
+            "device": staticmethod(device),
+            "case": staticmethod(case),
+            "alarm": staticmethod(alarm),
+            "row": staticmethod(row),
+            "timeline": staticmethod(timeline),
+            "sent": staticmethod(sent),
+            "standin": standin,
+            "sessions": sessions,
+            "Case": Case,
+        },
+    )
+    for e in made:
+        e.stop()
+    standin.stop()
+    engine.dispose()
+
+
+def test_due_time_is_kept_in_the_database_planned_moved_on_and_cleared(durable):
+    raised = utcnow()
+    alarm_id = durable.alarm(after_s=0.6, received_at=raised, repeats=2)
+    # A new alarm is due "now" (received_at): whoever looks first plans it.
+    assert durable.row(alarm_id).escalation_next_at == raised
+    e = durable.escalator()
+    e.rearm()
+    assert wait_until(lambda: durable.row(alarm_id).escalation_next_at != raised)
+    assert durable.row(alarm_id).escalation_next_at == raised + dt.timedelta(seconds=0.6)
+    assert wait_until(lambda: durable.row(alarm_id).escalations_fired == 1)
+    # Claimed: the next firing (the first repeat, 10 s later) is what is due now.
+    assert durable.row(alarm_id).escalation_next_at == raised + dt.timedelta(seconds=10.6)
+    with durable.sessions() as s:
+        alarm_services.acknowledge(
+            s, alarm_id, alarm_services.Actor("user", "1", "anna"), utcnow(), RecordingPublisher()
+        )
+    assert durable.row(alarm_id).escalation_next_at is None
+
+
+@pytest.mark.parametrize("after_s", [1.5])
+def test_an_alarm_its_raiser_never_armed_escalates_on_time_from_a_polling_process(durable, after_s):
+    # The raising process died right after the commit: no timer anywhere. A process that was
+    # not polling sends nothing (the control), one that polls sends on time.
+    idle = durable.escalator()
+    started = utcnow()
+    alarm_id = durable.alarm(after_s=after_s, received_at=started)
+    time.sleep(after_s + 0.5)
+    assert durable.sent() == []  # nobody polling: nothing goes out
+    idle.stop()
+    late_id = durable.alarm(after_s=after_s)
+    raised = time.time()
+    durable.escalator().start()
+    # The overdue one goes out at the first poll; the fresh one on time.
+    assert wait_until(lambda: durable.sent(PHONE), timeout=3)
+    assert wait_until(lambda: "escalated" in [a for a, _ in durable.timeline(alarm_id)])
+    assert wait_until(lambda: "escalated" in [a for a, _ in durable.timeline(late_id)], 6)
+    bodies = [r for r in durable.sent(PHONE) if f"alarm {late_id} " in r["Body"]]
+    assert len(bodies) == 1
+    delay = bodies[0]["at"] - raised
+    assert after_s - 0.05 <= delay <= after_s + 1.0, delay
+
+
+def test_missed_repeats_are_sent_once_not_all_at_once(durable):
+    # Raised 42 s ago, nobody escalating since: step 0 (1 s, on call) is overdue, and so are
+    # step 1 (5 s, the supervisor) and three of its repeats (every 10 s). Each step goes out
+    # once; the supervisor's missed repeats as one text, not four at once.
+    chain = {
+        "steps": [
+            {"after_s": 1, "channels": ["sms"], "to": [PHONE]},
+            {"after_s": 5, "channels": ["sms"], "to": [SOS_PHONE]},
+        ],
+        "repeat_every_s": 10,
+        "max_repeats": 5,
+    }
+    alarm_id = durable.alarm(chain=chain, received_at=utcnow() - dt.timedelta(seconds=42))
+    durable.escalator().start()
+    assert wait_until(lambda: durable.row(alarm_id).escalations_fired == 5)
+    assert wait_until(
+        lambda: len([a for a, _ in durable.timeline(alarm_id) if a == "escalated"]) == 2
+    )
+    time.sleep(0.6)
+    assert len(durable.sent(PHONE)) == 1 and len(durable.sent(SOS_PHONE)) == 1
+    escalated = [d for a, d in durable.timeline(alarm_id) if a == "escalated"]
+    assert sorted((d["to"], d["firing"], d.get("skipped", 0)) for d in escalated) == [
+        (SOS_PHONE, 4, 3),
+        (PHONE, 0, 0),
+    ]
+    # The next repeat (firing 5, at 45 s) is planned, not sent early.
+    assert durable.row(alarm_id).escalation_next_at > utcnow() - dt.timedelta(seconds=1)
+
+
+def test_two_processes_handling_the_same_alarms_at_once_send_each_firing_once(durable):
+    ids = [
+        durable.alarm(after_s=0, received_at=utcnow() - dt.timedelta(seconds=1)) for _ in range(6)
+    ]
+    a, b = durable.escalator(), durable.escalator()
+    gate = threading.Barrier(2)
+
+    def run(e):
+        gate.wait()
+        for alarm_id in ids:
+            e.handle(alarm_id)
+
+    threads = [threading.Thread(target=run, args=(e,)) for e in (a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(int(r["Body"].split()[2]) for r in durable.sent(PHONE)) == sorted(ids)
+    for alarm_id in ids:
+        assert [x for x, _ in durable.timeline(alarm_id)].count("escalated") == 2
+
+
+def test_the_victim_sms_is_claimed_once_across_processes(durable):
+    perp = durable.device("perpetrator_tracker")
+    case_id = durable.case()
+    ids = [
+        durable.alarm("proximity_warning", after_s=600, device_id=perp, case_id=case_id)
+        for _ in range(5)
+    ]
+    a, b = durable.escalator(), durable.escalator()
+    gate = threading.Barrier(2)
+
+    def run(e):
+        gate.wait()
+        for alarm_id in ids:
+            e.handle(alarm_id)
+
+    threads = [threading.Thread(target=run, args=(e,)) for e in (a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(durable.sent(VICTIM_PHONE)) == 5  # one per alarm
+    for alarm_id in ids:
+        victim = [x for x, _ in durable.timeline(alarm_id) if x.startswith("victim_")]
+        assert victim == ["victim_notified"]
+        assert durable.row(alarm_id).victim_sms_claimed_at is not None
+    # Later looks (a restart, the poller) send nothing more.
+    a.rearm()
+    b.rearm()
+    time.sleep(0.5)
+    assert len(durable.sent(VICTIM_PHONE)) == 5
+
+
+def test_a_victim_sms_the_raiser_never_sent_goes_from_a_polling_process(durable):
+    perp = durable.device("perpetrator_tracker")
+    fresh = durable.alarm(
+        "proximity_violation", after_s=600, device_id=perp, case_id=durable.case()
+    )
+    stale = durable.alarm(
+        "proximity_violation",
+        after_s=600,
+        device_id=perp,
+        case_id=durable.case(phone="+31611100000"),
+        received_at=utcnow() - dt.timedelta(minutes=11),
+    )
+    opted_out = durable.alarm(
+        "proximity_violation",
+        after_s=600,
+        device_id=perp,
+        case_id=durable.case(opt_in=False, phone="+31611100001"),
+    )
+    started = time.time()
+    durable.escalator().start()
+    assert wait_until(lambda: durable.sent(VICTIM_PHONE), timeout=3)
+    assert durable.sent(VICTIM_PHONE)[0]["at"] - started < 1.5
+    assert wait_until(lambda: durable.row(fresh).escalation_next_at > utcnow())
+    time.sleep(0.6)
+    # An old warning would only frighten her; an opted-out case is never texted.
+    assert durable.sent("+31611100000") == [] and durable.sent("+31611100001") == []
+    assert [a for a, _ in durable.timeline(stale) if a.startswith("victim_")] == []
+    assert [a for a, _ in durable.timeline(opted_out) if a.startswith("victim_")] == []
+    assert len(durable.sent(VICTIM_PHONE)) == 1
+
+
+@pytest.mark.parametrize("cap", [2, 8])
+def test_a_flood_from_one_device_does_not_hold_up_another_devices_sos(durable, cap):
+    # 16 older P1 alarms of one tracker, all due, each send to its number taking 0.5 s (a
+    # congested provider); then another device's SOS falls due. With the per-device cap (2 of 8
+    # workers) the SOS goes out at once; without it (cap 8: the FIFO of old) it waits for two
+    # rounds of the flood (the control).
+    durable.standin.slow[FLOOD_PHONE] = 0.5
+    tracker, button = durable.device("perpetrator_tracker"), durable.device()
+    past = utcnow() - dt.timedelta(seconds=5)
+    flood = [
+        durable.alarm(
+            "zone_violation",
+            after_s=0,
+            to=FLOOD_PHONE,
+            device_id=tracker,
+            received_at=past + dt.timedelta(milliseconds=i),
+        )
+        for i in range(16)
+    ]
+    sos = durable.alarm("sos", after_s=0, to=SOS_PHONE, device_id=button, received_at=utcnow())
+    e = durable.escalator(workers=8, device_cap=cap)
+    started = time.time()
+    e.rearm()
+    assert wait_until(lambda: durable.sent(SOS_PHONE), timeout=10)
+    delay = durable.sent(SOS_PHONE)[0]["at"] - started
+    if cap == 2:
+        assert delay < 1.0, delay
+    else:
+        assert delay > 1.5, delay
+    assert wait_until(lambda: len(durable.sent(FLOOD_PHONE)) == len(flood), timeout=30)
+    assert wait_until(lambda: "escalated" in [a for a, _ in durable.timeline(sos)])

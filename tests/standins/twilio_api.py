@@ -1,12 +1,14 @@
 """A local stand-in for Twilio's REST API (Messages.json and Calls.json), for the real client.
 
-It checks HTTP basic auth (account sid + auth token) like Twilio does, records every request,
-and can be told to fail the next N requests with a 500.
+It checks HTTP basic auth (account sid + auth token) like Twilio does, records every request
+(with its wall-clock arrival in "at"), can be told to fail the next N requests with a 500, and
+to answer slowly for some numbers (`slow`: To number -> seconds), like a congested provider.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +23,7 @@ class TwilioStandIn:
     auth_token: str = "standin-token"
     requests: list[dict[str, Any]] = field(default_factory=list)
     fail_next: int = 0
+    slow: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
@@ -56,8 +59,12 @@ class TwilioStandIn:
                 404,
                 content_type="application/json",
             )
+        arrived = time.time()
+        delay = self.slow.get(request.form.get("To", ""), 0.0)
+        if delay:
+            time.sleep(delay)
         with self._lock:
-            self.requests.append({"kind": kind, **request.form.to_dict()})
+            self.requests.append({"kind": kind, "at": arrived, **request.form.to_dict()})
             if self.fail_next > 0:
                 self.fail_next -= 1
                 return Response(
