@@ -22,7 +22,8 @@ A device that is broken, hacked or in an attacker's hands gets no 5xx and never 
 alarm: a bad field (NaN, infinity, out of range, not a number, a NUL byte) is dropped and
 named in the event's `extra.dropped`; a bad position drops the position. A timestamp before
 2000 or more than 24 h ahead of the server clock is replaced by the receive time and marked
-`clock_suspect`. A request that raises no alarm is refused (422, naming the fields) only when
+`clock_suspect`; a fix at such a time is kept aside and not used unless it came with an alarm
+(pressed now). A request that raises no alarm is refused (422, naming the fields) only when
 nothing usable is left (no position and no battery reading), or when it carries a NUL byte.
 
 OsmAnd has no event id, so one is derived from the fix time and the kind of event: a client
@@ -219,7 +220,7 @@ def from_pairs(pairs: list[tuple[str, str]]) -> OsmAndRequest:
 def body_pairs(raw: bytes) -> list[tuple[str, str]]:
     """A url-encoded body of any content type (Traccar reads one when the query is empty)."""
     text = raw.decode("utf-8", errors="replace")
-    return parse_qsl(text, keep_blank_values=True, max_num_fields=10_000)
+    return parse_qsl(text, keep_blank_values=True)
 
 
 def loads(raw: bytes) -> dict[str, Any]:
@@ -293,6 +294,11 @@ def from_json(body: dict[str, Any]) -> OsmAndRequest:
             else:
                 req.attributes[key] = value
         return req
+    if "alarm" in body:  # next to "location": not where Traccar looks, but never lost
+        if _has_nul(body["alarm"]):
+            req.nul.append("alarm")
+        else:
+            req.alarms.append(("alarm", body["alarm"]))
     loc = body["location"]
     if not isinstance(loc, dict):
         req.bad["location"] = "expected an object"
@@ -566,7 +572,6 @@ class _Reading:
     position: PositionIn | None
     battery_pct: float | None
     extra: dict[str, Any]
-    bad: dict[str, str]
 
 
 def _judge(req: OsmAndRequest, now: dt.datetime, bad: dict[str, str]) -> _Reading:
@@ -653,7 +658,7 @@ def _judge(req: OsmAndRequest, now: dt.datetime, bad: dict[str, str]) -> _Readin
         charge = None
     if charge is not None:
         extra["charge"] = charge
-    return _Reading(at, clock_problem, position, battery_pct, extra, bad)
+    return _Reading(at, clock_problem, position, battery_pct, extra)
 
 
 def _present(value: Any) -> bool:

@@ -377,3 +377,17 @@ def test_float_parsing_never_yields_nan():
         with pytest.raises(osmand._Bad):
             osmand._number(text, osmand.LAT)
     assert math.isfinite(osmand._number("1e-5", osmand.LAT))
+
+
+def test_an_alarm_next_to_location_is_not_lost():
+    body = flutter_body()
+    body["alarm"] = "sos"
+    event, _ = one(osmand.from_json(body))
+    assert event.type == "sos"
+
+
+def test_a_url_encoded_body_is_read_whatever_its_length():
+    pairs = osmand.body_pairs(b"id=t&batt=50&" + b"&".join(b"k%d=1" % i for i in range(20_000)))
+    event, extra = one(osmand.from_pairs(pairs))
+    assert event.battery_pct == 50 and len(extra["attributes"]) == osmand.MAX_ATTRIBUTES
+    assert extra["dropped"]["attributes"].startswith("19968 more not kept")
