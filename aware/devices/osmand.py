@@ -385,16 +385,9 @@ class _Bad(Exception):
         self.reason = reason
 
 
-def _raw(value: Any) -> Any:
-    if isinstance(value, list):
-        return value[-1] if value else None
-    return value
-
-
 def _number(value: Any, bounds: tuple[float, float], unknown_below: float | None = None) -> Any:
     """A finite number within bounds; None when absent, empty or (below `unknown_below`)
     Traccar's "unknown"; _Bad otherwise."""
-    value = _raw(value)
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
@@ -414,7 +407,6 @@ def _number(value: Any, bounds: tuple[float, float], unknown_below: float | None
 
 
 def _boolean(value: Any) -> bool | None:
-    value = _raw(value)
     if value is None or isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -433,7 +425,6 @@ def parse_timestamp(raw: Any, now: dt.datetime) -> dt.datetime | None:
 
     Absent: `now`. Not a time at all: _Bad. A time outside what datetime can hold (year 1 with
     a positive offset, year 9999 with a negative one, 10^20 seconds) is returned as None."""
-    raw = _raw(raw)
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return now
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):
@@ -599,7 +590,7 @@ def _judge(req: OsmAndRequest, now: dt.datetime, bad: dict[str, str]) -> _Readin
         elif at > now + MAX_AHEAD:
             clock_problem = "more than 24 h ahead of the server clock"
     if clock_problem is not None or at is None:
-        extra["device_time"] = str(_raw(v.get("timestamp")))[:64]
+        extra["device_time"] = str(v.get("timestamp"))[:64]
         at = now
 
     # Position: lat/lon (or location=lat,lon) with the accuracy; anything bad drops it.
@@ -662,7 +653,6 @@ def _judge(req: OsmAndRequest, now: dt.datetime, bad: dict[str, str]) -> _Readin
 
 
 def _present(value: Any) -> bool:
-    value = _raw(value)
     return value is not None and not (isinstance(value, str) and not value.strip())
 
 
@@ -670,7 +660,7 @@ def _location(
     value: Any, names: dict[str, str], bad: dict[str, str]
 ) -> tuple[float | None, float | None, bool, bool]:
     name = names.get("location", "location")
-    parts = str(_raw(value)).split(",")
+    parts = str(value).split(",")
     if len(parts) < 2:
         bad[name] = "expected 'lat,lon'"
         return None, None, False, False

@@ -391,3 +391,11 @@ def test_a_url_encoded_body_is_read_whatever_its_length():
     event, extra = one(osmand.from_pairs(pairs))
     assert event.battery_pct == 50 and len(extra["attributes"]) == osmand.MAX_ATTRIBUTES
     assert extra["dropped"]["attributes"].startswith("19968 more not kept")
+
+
+def test_a_json_list_is_not_a_number():
+    body = flutter_body()
+    body["location"]["coords"]["latitude"] = [52.1, 5.1]
+    event, extra = one(osmand.from_json(body))
+    assert event.position is None
+    assert extra["dropped"] == {"location.coords.latitude": "not a number"}
