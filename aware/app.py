@@ -142,7 +142,11 @@ def register_state(app: Flask, settings: Settings) -> None:
     st = app.extensions["aware"]
     st.ban_checks = ban_checks_for(
         st.ban_cache,
-        CheckSettings(settings.victim_position_max_age_s, settings.ban_hysteresis_m),
+        CheckSettings(
+            settings.victim_position_max_age_s,
+            settings.ban_hysteresis_m,
+            settings.device_alarm_rate,
+        ),
     )
 
 

@@ -225,6 +225,9 @@ class Settings:
     # (device events, resolved alarms) are removed this many days after they were received.
     retention_case_days: int = 730
     retention_position_days: int = 90
+    # Alarms one device may raise per minute before further ones are folded into one storm
+    # alarm per device (alarms.services.StormGate).
+    device_alarm_rate: int = 6
 
     @property
     def is_sqlite(self) -> bool:
@@ -274,6 +277,7 @@ _VARIABLES: list[tuple[str, str, Callable[[str], Any]]] = [
     ("AWARE_PROXY_HOPS", "proxy_hops", _parse_proxy_hops),
     ("AWARE_RETENTION_CASE_DAYS", "retention_case_days", _parse_positive_int),
     ("AWARE_RETENTION_POSITION_DAYS", "retention_position_days", _parse_positive_int),
+    ("AWARE_DEVICE_ALARM_RATE", "device_alarm_rate", _parse_positive_int),
 ]
 
 

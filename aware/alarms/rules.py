@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any
 
 
 class Status(StrEnum):
@@ -34,6 +35,9 @@ PRIORITY: dict[str, int] = {
     "tamper": 2,
     "proximity_warning": 2,
     "device_offline": 3,
+    # One device raising too many alarms: a technical problem at least (a broken or hacked
+    # device), and as urgent as the most urgent alarm it folded (see storm_priority).
+    "storm": 3,
     "battery_low": 4,
     "test": 5,
 }
@@ -45,6 +49,74 @@ EVENT_ALARM_TYPES = frozenset({"sos", "tamper", "battery_low", "test"})
 def priority_for(alarm_type: str) -> int:
     """The priority of an alarm type; unknown types are treated as urgent, never dropped."""
     return PRIORITY.get(alarm_type, 1)
+
+
+# --------------------------------------------------------------------------------------------
+# Storms: one device raising more alarms than dispatch can take in
+# --------------------------------------------------------------------------------------------
+
+STORM = "storm"
+STORM_WINDOW_S = 60.0
+DEFAULT_DEVICE_ALARM_RATE = 6
+# How many of the latest folded alarms a storm alarm lists by name (its counts cover all).
+STORM_RECENT = 20
+
+
+def should_fold(
+    raised_in_window: int,
+    rate: int,
+    storm_last_fold_at: dt.datetime | None,
+    now: dt.datetime,
+    window_s: float = STORM_WINDOW_S,
+) -> bool:
+    """Whether a device's next alarm is folded into its storm alarm instead of raised.
+
+    `raised_in_window` counts the device's alarms (storms excluded) received in the last
+    `window_s`; `storm_last_fold_at` is when the device's open (unacknowledged) storm alarm last
+    took an alarm, None without one. Folding starts once the device has raised `rate` alarms
+    within the window, and goes on while its storm keeps taking alarms (a gap of a whole window
+    ends it): a steady flood stays one alarm, a device quiet for a minute raises normally again.
+    """
+    if rate < 1:
+        raise ValueError("rate must be at least 1")
+    if raised_in_window >= rate:
+        return True
+    if storm_last_fold_at is None:
+        return False
+    return (now - storm_last_fold_at).total_seconds() < window_s
+
+
+def storm_priority(current: int | None, folded_type: str) -> int:
+    """A storm alarm is as urgent as the most urgent alarm it folded, and at least as urgent as
+    a storm (so a victim pressing SOS again and again stays on top, once)."""
+    candidates = [priority_for(STORM), priority_for(folded_type)]
+    if current is not None:
+        candidates.append(current)
+    return min(candidates)
+
+
+def fold_detail(
+    detail: dict[str, Any] | None,
+    folded_type: str,
+    event_id: str | None,
+    at: dt.datetime,
+    recent: int = STORM_RECENT,
+) -> dict[str, Any]:
+    """A storm alarm's detail after folding one more alarm: counts by type, the total, first and
+    last time, and the latest `recent` folded alarms by event id (returns a new dict)."""
+    old = dict(detail or {})
+    by_type = dict(old.get("folded") or {})
+    by_type[folded_type] = int(by_type.get(folded_type, 0)) + 1
+    latest = [*(old.get("recent") or []), {"type": folded_type, "event_id": event_id}]
+    stamp = at.astimezone(dt.UTC).isoformat()
+    return {
+        **old,
+        "folded": by_type,
+        "count": int(old.get("count", 0)) + 1,
+        "first_at": old.get("first_at") or stamp,
+        "last_at": stamp,
+        "recent": latest[-recent:],
+    }
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import JSON, Connection, Table, bindparam, func, insert, select, update
+from sqlalchemy import JSON, Connection, Table, bindparam, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from aware.adapters.realtime import Publisher
@@ -191,8 +191,9 @@ def resolve(
     alarm = _locked(session, alarm_id)
     transition = rules.resolve(_state(alarm), _actor_label(actor), now, rules.Outcome(outcome))
     detail = {"outcome": outcome, **({"note": note} if note else {})}
-    if transition.changed and alarm.ban_id is not None:
-        # A resolved violation re-arms its ban watch: a breach still going on raises anew.
+    if transition.changed and (alarm.ban_id is not None or alarm.type == rules.STORM):
+        # A resolved violation (or the storm a violation was folded into) re-arms its ban
+        # watch: a breach still going on raises anew.
         watches = cast(Table, BanWatch.__table__)
         session.connection().execute(
             update(watches)
@@ -345,3 +346,208 @@ def active_alarms(session: Session) -> list[Alarm]:
             .order_by(Alarm.priority, Alarm.received_at, Alarm.id)
         )
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Storms: a device raising more than its rate of alarms gets one storm alarm that counts them
+# --------------------------------------------------------------------------------------------
+
+_LOG = cast(Table, AlarmLogEntry.__table__)
+# Every status and priority an alarm can have: spelled out so the count below can use the
+# (status, priority, received_at) index (alarms have no device index; see StormGate).
+_STATUSES = tuple(s.value for s in rules.Status)
+_PRIORITIES = tuple(sorted(set(rules.PRIORITY.values()) | {1}))
+
+
+def _recent_and_storm(device_id: int, since: dt.datetime, rate: int) -> Any:
+    a = _ALARMS.c
+    recent = (
+        select(literal(1))
+        .where(
+            a.status.in_(_STATUSES),
+            a.priority.in_(_PRIORITIES),
+            a.received_at > since,
+            a.device_id == device_id,
+            a.type != rules.STORM,
+        )
+        .limit(rate)
+        .subquery()
+    )
+    storm = (
+        select(a.id)
+        .where(a.status == rules.Status.OPEN.value, a.device_id == device_id, a.type == rules.STORM)
+        .order_by(a.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return select(select(func.count()).select_from(recent).scalar_subquery(), storm)
+
+
+class StormGate:
+    """Raises a device's alarms, or folds them into the device's storm alarm (one per device).
+
+    One per device and transaction (the intake transaction holds the device's row lock, so two
+    requests of one device never decide at once). Once the device has raised `rate` alarms
+    within a minute, its further alarms are folded into its open storm alarm, which counts them
+    by type, names the latest, takes the position of the newest and the priority of the most
+    urgent (alarms.rules.should_fold / storm_priority / fold_detail). Call `flush` before
+    commit: it writes what was folded into a storm alarm that already existed, and returns
+    those alarms' ids (to publish as `alarm.updated`).
+
+    Cheap on the intake path: one statement (a count bounded by `rate`, on the status/priority/
+    received_at index, plus the open storm's id) on the first alarm of a transaction; the storm
+    row is read only when the device has one open.
+    """
+
+    def __init__(
+        self,
+        conn: Connection,
+        device_id: int,
+        now: dt.datetime,
+        rate: int = rules.DEFAULT_DEVICE_ALARM_RATE,
+        default_escalation: dict[str, Any] | None = None,
+    ):
+        self.conn = conn
+        self.device_id = device_id
+        self.now = now
+        self.rate = max(1, int(rate))
+        self.default_escalation = default_escalation
+        self._loaded = False
+        self._recent = 0
+        self._storm: SimpleNamespace | None = None
+        self._storm_is_new = False
+        self._storm_changed = False
+        self._log: list[dict[str, Any]] = []
+
+    def _load(self) -> None:
+        since = self.now - dt.timedelta(seconds=rules.STORM_WINDOW_S)
+        ((recent, storm_id),) = self.conn.execute(
+            _recent_and_storm(self.device_id, since, self.rate)
+        ).all()
+        self._recent = int(recent)
+        if storm_id is not None:
+            row = self.conn.execute(select(_ALARMS).where(_ALARMS.c.id == storm_id)).one()
+            self._storm = SimpleNamespace(**row._mapping)
+        self._loaded = True
+
+    def _last_fold_at(self) -> dt.datetime | None:
+        if self._storm is None:
+            return None
+        last = (self._storm.detail or {}).get("last_at")
+        try:
+            return dt.datetime.fromisoformat(last) if last else self._storm.received_at
+        except (TypeError, ValueError):
+            return self._storm.received_at  # type: ignore[no-any-return]
+
+    def raise_or_fold(self, **values: Any) -> tuple[SimpleNamespace, bool]:
+        """Insert this alarm (`insert_alarm` values; `seq` taken here if not given), or fold it
+        into the storm alarm. Returns the alarm the dispatcher will see and whether it is new
+        (a new alarm, or the storm alarm this fold opened) or an existing storm alarm updated."""
+        if not self._loaded:
+            self._load()
+        if not rules.should_fold(self._recent, self.rate, self._last_fold_at(), self.now):
+            values.setdefault("seq", next_seq(self.conn))
+            alarm = insert_alarm(self.conn, self.default_escalation, **values)
+            self._recent += 1
+            return alarm, True
+        values.pop("seq", None)
+        return self._fold(values)
+
+    def _fold(self, values: dict[str, Any]) -> tuple[SimpleNamespace, bool]:
+        kind = str(values["type"])
+        at = values.get("occurred_at") or self.now
+        entry = {
+            "type": kind,
+            "priority": values.get("priority", rules.priority_for(kind)),
+            "event_id": values.get("event_id"),
+            "occurred_at": at.astimezone(dt.UTC).isoformat(),
+            **({"ban_id": values["ban_id"]} if values.get("ban_id") is not None else {}),
+            **({"late": True} if values.get("late") else {}),
+        }
+        if values.get("lat") is not None:
+            entry.update(lat=values["lat"], lon=values["lon"], accuracy_m=values.get("accuracy_m"))
+        position = {
+            k: values.get(k) for k in ("lat", "lon", "accuracy_m", "position_at", "position_source")
+        }
+        storm = self._storm
+        is_new = storm is None
+        if storm is None:
+            detail = rules.fold_detail(None, kind, values.get("event_id"), at)
+            detail["rate_per_min"] = self.rate
+            storm = insert_alarm(
+                self.conn,
+                self.default_escalation,
+                seq=next_seq(self.conn),
+                type=rules.STORM,
+                priority=rules.storm_priority(None, kind),
+                device_id=self.device_id,
+                case_id=values.get("case_id"),
+                event_id=values.get("event_id"),
+                occurred_at=at,
+                received_at=self.now,
+                detail=detail,
+                **position,
+            )
+            self._storm, self._storm_is_new = storm, True
+        else:
+            storm.detail = rules.fold_detail(storm.detail, kind, values.get("event_id"), at)
+            storm.priority = rules.storm_priority(storm.priority, kind)
+            if storm.case_id is None:
+                storm.case_id = values.get("case_id")
+            if position["lat"] is not None:
+                for key, value in position.items():
+                    setattr(storm, key, value)
+            self._storm_changed = True
+        self._log.append(
+            {
+                "alarm_id": storm.id,
+                "at": self.now,
+                "action": "folded",
+                "actor_type": "device",
+                "actor_id": str(self.device_id),
+                "actor_name": None,
+                "detail": entry,
+            }
+        )
+        return storm, is_new
+
+    def flush(self) -> set[int]:
+        """Write the folds; returns the ids of storm alarms that existed before and changed."""
+        storm = self._storm
+        if storm is None or not self._log:
+            return set()
+        if self._storm_changed:
+            storm.seq = next_seq(self.conn)
+            self.conn.execute(
+                update(_ALARMS)
+                .where(_ALARMS.c.id == storm.id)
+                .values(
+                    seq=storm.seq,
+                    priority=storm.priority,
+                    detail=storm.detail,
+                    case_id=storm.case_id,
+                    lat=storm.lat,
+                    lon=storm.lon,
+                    accuracy_m=storm.accuracy_m,
+                    position_at=storm.position_at,
+                    position_source=storm.position_source,
+                )
+            )
+        self.conn.execute(insert(_LOG), self._log)
+        self._log = []
+        self._storm_changed = False
+        return set() if self._storm_is_new else {storm.id}
+
+
+def raise_or_fold(
+    conn: Connection,
+    default_escalation: dict[str, Any] | None,
+    now: dt.datetime,
+    rate: int = rules.DEFAULT_DEVICE_ALARM_RATE,
+    **values: Any,
+) -> tuple[SimpleNamespace, bool, set[int]]:
+    """One alarm through a one-off StormGate (values as for `insert_alarm`, with `device_id`):
+    the alarm dispatch sees, whether it is new, and the ids of existing alarms updated."""
+    gate = StormGate(conn, values["device_id"], now, rate, default_escalation)
+    alarm, is_new = gate.raise_or_fold(**values)
+    return alarm, is_new, gate.flush()

@@ -23,11 +23,12 @@ from sqlalchemy.orm import Session
 from aware.adapters.realtime import Publisher
 from aware.alarms import rules
 from aware.alarms.models import Alarm, AlarmLogEntry
-from aware.alarms.services import alarm_dicts, insert_alarm, next_seq
+from aware.alarms.services import StormGate, alarm_dicts
 from aware.db import Prepared, UTCDateTime
 from aware.devices import intake
 from aware.devices.models import Device, DeviceEvent
 from aware.devices.schemas import EventIn
+from aware.risk.checks import last_stored_fix
 from aware.risk.models import CaseDevice
 from aware.security import hash_token, new_token
 
@@ -79,10 +80,11 @@ def authenticate(session: Session, token: str) -> Device | None:
     ).scalar_one_or_none()
 
 
-# (conn, case_id, device_id, new events, now, default escalation chain data)
+# (conn, case_id, device_id, new events, now, default escalation chain data, the device's
+# last stored fix before the request: risk.checks.PreviousFix or None)
 #   -> (new alarms, ids of alarms updated)
 BanChecks = Callable[
-    [Connection, int, int, list[EventIn], dt.datetime, dict[str, Any] | None],
+    [Connection, int, int, list[EventIn], dt.datetime, dict[str, Any] | None, Any],
     tuple[list[Any], set[int]],
 ]
 
@@ -215,6 +217,7 @@ def ingest(
     extras: dict[str, dict[str, Any]] | None = None,
     ban_checks: BanChecks | None = None,
     default_escalation: dict[str, Any] | None = None,
+    device_alarm_rate: int = rules.DEFAULT_DEVICE_ALARM_RATE,
 ) -> IngestResult:
     """Store a device's events once each, raise their alarms, update the device's state.
 
@@ -231,6 +234,7 @@ def ingest(
     if not events:
         return IngestResult(0, 0, [], rejected=judged.rejected)
     conn = session.connection()
+    previous_fix = last_stored_fix(conn, device_id)  # before this request's (plausibility)
     touched = _PREPARED_TOUCH.execute(conn, _device_params(device_id, events, now))
     if not touched:
         session.rollback()
@@ -267,13 +271,18 @@ def ingest(
 
     link = _PREPARED_LINK.execute(conn, {"device_id": device_id})
     case_id, role = link[0] if link else (None, None)
-    own = _raise_alarms(conn, device, case_id, new_events, inserted, now, default_escalation)
+    own = _raise_alarms(
+        conn, device, case_id, new_events, inserted, now, default_escalation, device_alarm_rate
+    )
     _mark_repairs(conn, own, extras, now)
-    new_alarms = list(own)
-    updated: set[int] = set()
+    new_alarms = [a for a in own if a.is_new]
+    updated: set[int] = {a.id for a in own if not a.is_new}  # storm alarms folded into
     if ban_checks is not None and role == "perpetrator" and case_id is not None and new_events:
-        raised, updated = ban_checks(conn, case_id, device_id, new_events, now, default_escalation)
+        raised, changed_by_bans = ban_checks(
+            conn, case_id, device_id, new_events, now, default_escalation, previous_fix
+        )
         new_alarms += raised
+        updated |= changed_by_bans
 
     duplicate_ids = [e for e in unique if e not in inserted]
     # The device hears of its own alarm events only: what its positions raised against a ban
@@ -355,20 +364,24 @@ def _raise_alarms(
     pks: dict[str, int],
     now: dt.datetime,
     default_escalation: dict[str, Any] | None,
+    device_alarm_rate: int = rules.DEFAULT_DEVICE_ALARM_RATE,
 ) -> list[SimpleNamespace]:
     """Insert the alarms of new alarm events; returns them as plain records (no ORM state: this
-    is the alarm path). The alarm row is the record of its raising (see alarms.services.get)."""
+    is the alarm path). The alarm row is the record of its raising (see alarms.services.get).
+
+    Past the device's alarm rate, alarms are folded into its storm alarm (StormGate): the storm
+    alarm is returned once, `is_new` False when it existed before this request (publish it as
+    alarm.updated). Every returned record has `is_new`."""
     alarm_events = [ev for ev in events if ev.type in rules.EVENT_ALARM_TYPES]
     if not alarm_events:
         return []
     # Oldest press first, so seq follows what happened on the device.
     alarm_events.sort(key=lambda e: e.occurred_at)
-    first = next_seq(conn, len(alarm_events)) - len(alarm_events) + 1
-    alarms = []
-    for i, ev in enumerate(alarm_events):
+    gate = StormGate(conn, device.id, now, device_alarm_rate, default_escalation)
+    alarms: dict[int, SimpleNamespace] = {}
+    for ev in alarm_events:
         occurred = ev.occurred_at.astimezone(dt.UTC)
         values: dict[str, Any] = {
-            "seq": first + i,
             "type": ev.type,
             "priority": rules.priority_for(ev.type),
             "device_id": device.id,
@@ -395,8 +408,12 @@ def _raise_alarms(
                 position_at=device.last_position_at,
                 position_source="last_known",
             )
-        alarms.append(insert_alarm(conn, default_escalation, **values))
-    return alarms
+        alarm, is_new = gate.raise_or_fold(**values)
+        if alarm.id not in alarms:
+            alarm.is_new = is_new
+            alarms[alarm.id] = alarm
+    gate.flush()
+    return list(alarms.values())
 
 
 def _newest(events: list[EventIn], now: dt.datetime) -> tuple[EventIn, dt.datetime] | None:

@@ -236,6 +236,7 @@ def _ingest(
             extras=extras,
             ban_checks=st.ban_checks,
             default_escalation=st.default_escalation,
+            device_alarm_rate=st.settings.device_alarm_rate,
         )
     except services.DeviceNotFound:
         raise ApiError(401, "unauthorized", "unknown or deactivated device token") from None

@@ -3,6 +3,13 @@
 Runs inside the intake transaction (so a violation alarm is committed with the position that
 caused it) and uses the pure rules in `aware.risk.geometry`. Each (ban, zone) or contact ban
 has a watch row: armed, or fired with the open alarm that later positions are added to.
+
+Floods cannot bury an SOS: while a ban's alarm is open (or acknowledged), every further fix,
+exit and re-entry is counted on that alarm (`detail.fixes`, `detail.exits`,
+`detail.reentries`, `detail.implausible`, `detail.last_fix`) and only resolving it re-arms the
+ban; a fix implying more than 250 km/h is stored and marked (`device_events.extra`,
+the alarm timeline) but never raises; and every alarm raised here goes through the device's
+storm gate (alarms.services.StormGate) like the device's own alarms.
 """
 
 from __future__ import annotations
@@ -14,13 +21,13 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, func, insert, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, update
 
 from aware.alarms import rules as alarm_rules
 from aware.alarms.models import Alarm, AlarmLogEntry
-from aware.alarms.services import insert_alarm, next_seq
+from aware.alarms.services import StormGate, next_seq
 from aware.crypto import DataKeyError
-from aware.devices.models import Device
+from aware.devices.models import Device, DeviceEvent
 from aware.devices.schemas import EventIn
 from aware.risk import geometry
 from aware.risk.cache import BanCache
@@ -34,21 +41,39 @@ _LINKS = cast(Table, CaseDevice.__table__)
 _DEVICES = cast(Table, Device.__table__)
 log = logging.getLogger(__name__)
 _CASES = cast(Table, Case.__table__)
+_EVENTS = cast(Table, DeviceEvent.__table__)
 
 # A position that reaches us this long after it was taken is "late" (buffered).
 LATE_AFTER_S = 120.0
+# Timeline entries one request may add to one alarm for its fixes: exits, re-entries and
+# implausible fixes first, then the newest fix; the rest are counted (detail.fixes) and stay in
+# device_events. A 1,000-fix batch adds at most this many rows to an alarm's timeline.
+TIMELINE_PER_REQUEST = 20
 
 
 @dataclass
 class CheckSettings:
     victim_max_age_s: float = 300.0
     hysteresis_m: float = 25.0
+    device_alarm_rate: int = alarm_rules.DEFAULT_DEVICE_ALARM_RATE
 
 
 @dataclass
 class CheckResult:
     new_alarms: list[SimpleNamespace] = field(default_factory=list)
     updated_alarm_ids: set[int] = field(default_factory=set)
+    # Fixes marked implausible (event id -> implied speed in km/h).
+    implausible: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PreviousFix:
+    """The device's newest stored fix before this request (devices.last_*)."""
+
+    lat: float
+    lon: float
+    accuracy_m: float | None
+    at: dt.datetime
 
 
 def ban_checks_for(cache: BanCache, settings: CheckSettings) -> Any:
@@ -61,9 +86,10 @@ def ban_checks_for(cache: BanCache, settings: CheckSettings) -> Any:
         events: list[EventIn],
         now: dt.datetime,
         default_escalation: dict[str, Any] | None = None,
+        previous_fix: PreviousFix | None = None,
     ) -> tuple[list[SimpleNamespace], set[int]]:
         result = check_positions(
-            conn, cache, case_id, device_id, events, now, settings, default_escalation
+            conn, cache, case_id, device_id, events, now, settings, default_escalation, previous_fix
         )
         return result.new_alarms, result.updated_alarm_ids
 
@@ -106,15 +132,34 @@ def check_positions(
     now: dt.datetime,
     settings: CheckSettings,
     default_escalation: dict[str, Any] | None = None,
+    previous_fix: PreviousFix | None = None,
 ) -> CheckResult:
     """Judge a perpetrator tracker's new fixes (oldest first) against the bans valid then.
 
     Alarms raised get the chain in force for their type (`default_escalation` unless an admin
-    set one; see alarms.services.insert_alarm)."""
+    set one; see alarms.services.insert_alarm). `previous_fix` is the device's newest stored
+    fix before this request: the first fix's speed is measured from it."""
     result = CheckResult()
     fixes = sorted((e for e in events if e.position is not None), key=lambda e: e.occurred_at)
     if not fixes:
         return result
+    # The whole batch at once: one projection call and one tree query (up to 1000 fixes).
+    points = geometry.to_rd_many(
+        [e.position.lon for e in fixes if e.position], [e.position.lat for e in fixes if e.position]
+    )
+    accuracies = [(e.position.accuracy_m or 0.0) if e.position else 0.0 for e in fixes]
+    speeds = geometry.plausibility_chain(
+        _timed(previous_fix),
+        [
+            geometry.TimedFix(p, a, e.occurred_at)
+            for e, p, a in zip(fixes, points, accuracies, strict=True)
+        ],
+    )
+    result.implausible = {
+        e.event_id: speed for e, speed in zip(fixes, speeds, strict=True) if speed is not None
+    }
+    if result.implausible:
+        _mark_implausible(conn, device_id, result.implausible)
     version = ban_version(conn, case_id)
     if version[0] == 0:
         return result
@@ -124,11 +169,10 @@ def check_positions(
         for w in conn.execute(select(_WATCHES).where(_WATCHES.c.ban_id.in_([b.id for b in bans])))
     }
     before = dict(watches)
-    # The whole batch at once: one projection call and one tree query (up to 1000 fixes).
-    points = geometry.to_rd_many(
-        [e.position.lon for e in fixes if e.position], [e.position.lat for e in fixes if e.position]
+    book = _Book(
+        conn, StormGate(conn, device_id, now, settings.device_alarm_rate, default_escalation)
     )
-    accuracies = [(e.position.accuracy_m or 0.0) if e.position else 0.0 for e in fixes]
+    _forget_resolved(book, watches)
     zone_verdicts = geometry.judge_zones_batch(points, accuracies, index)
     contact = [b for b in bans if b.kind == "contact"]
     victim = _victim(conn, case_id) if contact else None
@@ -141,7 +185,9 @@ def check_positions(
         ]
 
     fired = fired_zones()
-    for ev, point, accuracy, verdicts in zip(fixes, points, accuracies, zone_verdicts, strict=True):
+    for ev, point, accuracy, verdicts, speed in zip(
+        fixes, points, accuracies, zone_verdicts, speeds, strict=True
+    ):
         if not verdicts and not contact and not fired:
             continue  # the common case: far from every zone, nothing open, no contact ban
         at = ev.occurred_at.astimezone(dt.UTC)
@@ -158,9 +204,10 @@ def check_positions(
             case_id,
             now,
             default_escalation,
+            None if speed is None else round(speed),
         )
         judged = {j.key for j in verdicts}
-        # Zones with an open alarm need a distance even when this fix is far away (re-arming).
+        # Zones with an open alarm need a distance even when this fix is far away (exits).
         for zkey in fired:
             if zkey not in judged and zkey in index:
                 outside = index.signed_distance(zkey, point)
@@ -187,7 +234,7 @@ def check_positions(
                 "distance_to_border_m": round(j.border_distance_m, 1),
             }
             _step(
-                conn,
+                book,
                 watches,
                 (ban_id, f"zone:{zone_no}"),
                 level,
@@ -226,7 +273,7 @@ def check_positions(
                 else round(ref.device_fix_age_s),
             }
             _step(
-                conn,
+                book,
                 watches,
                 (ban.id, "proximity"),
                 p.level,
@@ -240,8 +287,54 @@ def check_positions(
                 result,
             )
         fired = fired_zones()
+    result.updated_alarm_ids |= book.flush()
+    result.updated_alarm_ids -= {a.id for a in result.new_alarms}
     _save_watches(conn, before, watches, now)
     return result
+
+
+def _timed(fix: PreviousFix | None) -> geometry.TimedFix | None:
+    if fix is None:
+        return None
+    return geometry.TimedFix(
+        geometry.to_rd(fix.lon, fix.lat), fix.accuracy_m or 0.0, fix.at.astimezone(dt.UTC)
+    )
+
+
+def last_stored_fix(conn: Connection, device_id: int) -> PreviousFix | None:
+    """The device's newest stored fix (read before intake applies the request's own)."""
+    d = _DEVICES.c
+    row = conn.execute(
+        select(d.last_lat, d.last_lon, d.last_accuracy_m, d.last_position_at)
+        .where(d.id == device_id)
+        .with_for_update()
+    ).one_or_none()
+    if row is None or row.last_lat is None or row.last_lon is None or not row.last_position_at:
+        return None
+    return PreviousFix(row.last_lat, row.last_lon, row.last_accuracy_m, row.last_position_at)
+
+
+def _mark_implausible(conn: Connection, device_id: int, speeds: dict[str, float]) -> None:
+    """Note on the stored events that their fix implied an impossible speed."""
+    rows = conn.execute(
+        select(_EVENTS.c.id, _EVENTS.c.event_id, _EVENTS.c.extra).where(
+            _EVENTS.c.device_id == device_id, _EVENTS.c.event_id.in_(list(speeds))
+        )
+    ).all()
+    conn.execute(
+        update(_EVENTS).where(_EVENTS.c.id == bindparam("pk")).values(extra=bindparam("extra")),
+        [
+            {
+                "pk": row.id,
+                "extra": {
+                    **(row.extra or {}),
+                    "implausible": True,
+                    "implied_speed_kmh": round(speeds[row.event_id]),
+                },
+            }
+            for row in rows
+        ],
+    )
 
 
 @dataclass
@@ -255,6 +348,8 @@ class _Fix:
     case_id: int
     now: dt.datetime
     default_escalation: dict[str, Any] | None = None
+    # The speed (km/h) this fix implied when it is implausible, else None.
+    implausible_kmh: int | None = None
 
 
 @dataclass
@@ -297,7 +392,7 @@ def _victim(conn: Connection, case_id: int) -> _Victim:
 
 
 def _step(
-    conn: Connection,
+    book: _Book,
     watches: dict[tuple[int, str], geometry.ArmState],
     key: tuple[int, str],
     level: str,
@@ -313,6 +408,11 @@ def _step(
     previous = watches.get(key, geometry.ARMED)
     if warning_type is None and level == "warning":
         level = "clear"
+    if fix.implausible_kmh is not None:
+        # Never raises, never moves the watch: shown on the open alarm, if there is one.
+        if previous.alarm_id is not None:
+            book.add(previous.alarm_id, fix, {**detail, "level": level}, "implausible")
+        return
     if math.isinf(outside_by_m):
         outside_by_m = 1e9
     state, action = geometry.next_armed_state(
@@ -321,28 +421,39 @@ def _step(
     if action in (geometry.Action.RAISE, geometry.Action.RAISE_WARNING):
         kind = violation_type if action is geometry.Action.RAISE else warning_type
         assert kind is not None
-        alarm = _raise(conn, kind, ban, fix, detail)
-        result.new_alarms.append(alarm)
+        superseded = previous.alarm_id if previous.status is geometry.ArmStatus.WARNED else None
+        alarm, is_new = _raise(book, kind, ban, fix, detail, superseded)
+        if is_new:
+            result.new_alarms.append(alarm)
+        else:
+            result.updated_alarm_ids.add(alarm.id)
+        if superseded is not None:
+            book.supersede(superseded, alarm.id, fix)
         state = state.with_alarm(alarm.id)
     elif action is geometry.Action.APPEND and previous.alarm_id is not None:
-        _append(
-            conn,
-            previous.alarm_id,
-            fix,
-            {**detail, "level": level, "rearmed": state.status is geometry.ArmStatus.ARMED},
-        )
-        result.updated_alarm_ids.add(previous.alarm_id)
+        if geometry.is_reentry(previous, state):
+            what = "reentry"
+        elif state.away and not previous.away:
+            what = "exit"
+        else:
+            what = "fix"
+        book.add(previous.alarm_id, fix, {**detail, "level": level}, what)
     watches[key] = state
 
 
 def _raise(
-    conn: Connection, kind: str, ban: Any, fix: _Fix, detail: dict[str, Any]
-) -> SimpleNamespace:
+    book: _Book,
+    kind: str,
+    ban: Any,
+    fix: _Fix,
+    detail: dict[str, Any],
+    superseded: int | None,
+) -> tuple[SimpleNamespace, bool]:
     assert fix.ev.position is not None
-    return insert_alarm(
-        conn,
-        fix.default_escalation,
-        seq=next_seq(conn),
+    first = {"fixes": 1, "exits": 0, "reentries": 0, "implausible": 0}
+    if superseded is not None:
+        first["supersedes"] = superseded
+    alarm, is_new = book.gate.raise_or_fold(
         type=kind,
         priority=alarm_rules.priority_for(kind),
         device_id=fix.device_id,
@@ -357,33 +468,172 @@ def _raise(
         position_at=fix.at,
         position_source="event",
         late=fix.late,
-        detail=detail,
+        detail={**detail, **first},
     )
+    if is_new:
+        book.fresh[alarm.id] = alarm  # raised by this request (a violation, or a new storm)
+    return alarm, is_new
 
 
-def _append(conn: Connection, alarm_id: int, fix: _Fix, detail: dict[str, Any]) -> None:
-    """A later position of the same episode goes on the open alarm's timeline."""
-    assert fix.ev.position is not None
-    conn.execute(update(_ALARMS).where(_ALARMS.c.id == alarm_id).values(seq=next_seq(conn)))
-    conn.execute(
-        insert(_LOG).values(
-            alarm_id=alarm_id,
-            at=fix.now,
-            action="position",
-            actor_type="device",
-            actor_id=str(fix.device_id),
-            actor_name=None,
-            detail={
-                **detail,
-                "event_id": fix.ev.event_id,
-                "occurred_at": fix.at.isoformat(),
-                "lat": fix.ev.position.lat,
-                "lon": fix.ev.position.lon,
-                "accuracy_m": fix.ev.position.accuracy_m,
-                "late": fix.late,
-            },
+_COUNT_OF = {"fix": None, "exit": "exits", "reentry": "reentries", "implausible": "implausible"}
+
+
+@dataclass
+class _Pending:
+    """What one request adds to one open alarm."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    notable: int = 0
+    not_listed: int = 0
+    last: dict[str, Any] | None = None
+    last_logged: bool = False
+
+
+class _Book:
+    """Fixes landing on open alarms during one request, written at the end: one timeline insert,
+    one detail and seq update per alarm, whatever the batch size."""
+
+    def __init__(self, conn: Connection, gate: StormGate):
+        self.conn = conn
+        self.gate = gate
+        self.fresh: dict[int, SimpleNamespace] = {}  # alarms raised by this request
+        self.pending: dict[int, _Pending] = {}
+
+    def add(self, alarm_id: int, fix: _Fix, detail: dict[str, Any], what: str) -> None:
+        """One more fix on an open alarm: counted; on the timeline if notable or the newest."""
+        assert fix.ev.position is not None
+        p = self.pending.setdefault(alarm_id, _Pending())
+        p.counts["fixes"] = p.counts.get("fixes", 0) + 1
+        if (counter := _COUNT_OF[what]) is not None:
+            p.counts[counter] = p.counts.get(counter, 0) + 1
+        entry = {
+            **detail,
+            "event_id": fix.ev.event_id,
+            "occurred_at": fix.at.isoformat(),
+            "lat": fix.ev.position.lat,
+            "lon": fix.ev.position.lon,
+            "accuracy_m": fix.ev.position.accuracy_m,
+            "late": fix.late,
+            **({"exit": True} if what == "exit" else {}),
+            **({"reentry": True} if what == "reentry" else {}),
+            **(
+                {"implausible": True, "implied_speed_kmh": fix.implausible_kmh}
+                if what == "implausible"
+                else {}
+            ),
+        }
+        row = _log_row(alarm_id, fix, entry)
+        if p.last is not None and not p.last_logged:
+            p.not_listed += 1  # an ordinary fix followed by a newer one: counted only
+        p.last, p.last_logged = row, False
+        if what != "fix" and p.notable < TIMELINE_PER_REQUEST:
+            p.notable += 1
+            p.entries.append(row)
+            p.last_logged = True
+
+    def supersede(self, warning_id: int, violation_id: int, fix: _Fix) -> None:
+        """The open warning alarm that this violation alarm took over from says so."""
+        p = self.pending.setdefault(warning_id, _Pending())
+        p.entries.append(
+            {
+                **_log_row(warning_id, fix, {"superseded_by": violation_id}),
+                "action": "superseded",
+            }
+        )
+        p.counts.setdefault("fixes", 0)
+        p.counts["superseded_by"] = violation_id
+
+    def flush(self) -> set[int]:
+        """Write everything; returns the ids of alarms changed that this request did not raise
+        (to publish as alarm.updated)."""
+        changed = self.gate.flush()
+        if not self.pending:
+            return changed
+        rows: list[dict[str, Any]] = []
+        for p in self.pending.values():
+            if p.last is not None and not p.last_logged:
+                p.last["detail"] = {**p.last["detail"], "not_listed": p.not_listed}
+                rows.append(p.last)
+            rows.extend(p.entries)
+        rows.sort(key=lambda r: (r["alarm_id"], r["detail"].get("occurred_at") or ""))
+        if rows:
+            self.conn.execute(insert(_LOG), rows)
+        ids = sorted(self.pending)
+        stored = {
+            r.id: r
+            for r in self.conn.execute(
+                select(_ALARMS.c.id, _ALARMS.c.detail, _ALARMS.c.seq).where(_ALARMS.c.id.in_(ids))
+            )
+        }
+        seq = next_seq(self.conn, len(ids)) - len(ids) + 1
+        updates = []
+        for n, alarm_id in enumerate(ids):
+            if alarm_id not in stored:
+                continue
+            p = self.pending[alarm_id]
+            fresh = self.fresh.get(alarm_id)
+            detail = _merge_counts(stored[alarm_id].detail, p)
+            if fresh is not None:
+                fresh.detail = detail
+                fresh.seq = seq + n
+            else:
+                changed.add(alarm_id)
+            updates.append({"pk": alarm_id, "detail": detail, "seq": seq + n})
+        self.conn.execute(
+            update(_ALARMS)
+            .where(_ALARMS.c.id == bindparam("pk"))
+            .values(detail=bindparam("detail"), seq=bindparam("seq")),
+            updates,
+        )
+        return changed
+
+
+def _merge_counts(detail: dict[str, Any] | None, p: _Pending) -> dict[str, Any]:
+    out = dict(detail or {})
+    for key, n in p.counts.items():
+        if key == "superseded_by":
+            out[key] = n
+        else:
+            out[key] = int(out.get(key) or 0) + n
+    if p.last is not None:
+        last = p.last["detail"]
+        out["last_fix"] = {
+            k: last.get(k)
+            for k in ("event_id", "occurred_at", "lat", "lon", "accuracy_m", "level", "implausible")
+            if last.get(k) is not None
+        }
+    return out
+
+
+def _log_row(alarm_id: int, fix: _Fix, detail: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "alarm_id": alarm_id,
+        "at": fix.now,
+        "action": "position",
+        "actor_type": "device",
+        "actor_id": str(fix.device_id),
+        "actor_name": None,
+        "detail": detail,
+    }
+
+
+def _forget_resolved(book: _Book, watches: dict[tuple[int, str], geometry.ArmState]) -> None:
+    """A watch whose alarm was resolved some other way than alarms.services.resolve (or whose
+    alarm is gone) is armed again: only a live alarm may hold back new ones."""
+    held = {s.alarm_id for s in watches.values() if s.alarm_id is not None}
+    if not held:
+        return
+    live = set(
+        book.conn.scalars(
+            select(_ALARMS.c.id).where(
+                _ALARMS.c.id.in_(sorted(held)), _ALARMS.c.status != alarm_rules.Status.RESOLVED
+            )
         )
     )
+    for key, state in list(watches.items()):
+        if state.alarm_id is not None and state.alarm_id not in live:
+            watches[key] = geometry.ARMED
 
 
 def _save_watches(
@@ -396,7 +646,7 @@ def _save_watches(
         old = before.get((ban_id, key))
         if old == state or (old is None and state == geometry.ARMED):
             continue
-        values = {"state": state.status.value, "open_alarm_id": state.alarm_id, "updated_at": now}
+        values = {"state": state.stored, "open_alarm_id": state.alarm_id, "updated_at": now}
         if old is None:
             conn.execute(insert(_WATCHES).values(ban_id=ban_id, key=key, **values))
         else:

@@ -606,25 +606,33 @@ class Action(StrEnum):
 
 @dataclass(frozen=True)
 class ArmState:
-    """Debounce state of one (ban, kind): a status string and the open alarm's id."""
+    """Debounce state of one (ban, kind): a status, the open alarm's id, and whether the fixes
+    have since gone beyond the hysteresis (`away`: a fix back inside is a re-entry)."""
 
     status: ArmStatus = ArmStatus.ARMED
     alarm_id: int | None = None
+    away: bool = False
 
     def with_alarm(self, alarm_id: int) -> ArmState:
         """This state with the id of the alarm the service just opened."""
-        return ArmState(self.status, alarm_id)
+        return ArmState(self.status, alarm_id, self.away)
+
+    @property
+    def stored(self) -> str:
+        """The ban_watches.state value ("fired", "fired:away", ...; at most 16 characters)."""
+        return f"{self.status.value}:away" if self.away else self.status.value
 
     @classmethod
     def load(cls, status: str, alarm_id: int | None) -> ArmState:
         """Rebuild from stored columns; an unknown status loads as armed (never silences)."""
+        name, _, flag = status.partition(":")
         try:
-            parsed = ArmStatus(status)
+            parsed = ArmStatus(name)
         except ValueError:
             return cls()
-        if parsed is ArmStatus.ARMED:
+        if parsed is ArmStatus.ARMED or flag not in ("", "away"):
             return cls()
-        return cls(parsed, alarm_id)
+        return cls(parsed, alarm_id, flag == "away")
 
 
 ARMED = ArmState()
@@ -646,15 +654,16 @@ def next_armed_state(
 
     Rules:
     - armed: violation -> RAISE (fired); warning -> RAISE_WARNING (warned); clear -> NONE.
-    - warned: violation -> RAISE (fired; approaching further is a new, more urgent alarm);
-      otherwise as fired below.
-    - fired: violation or warning -> APPEND to the open alarm; no new alarm.
-    - warned/fired and clear: APPEND while within ``hysteresis_m`` of the border; once at
-      least ``hysteresis_m`` (plus ``accuracy_m``, so a poor fix cannot re-arm) beyond it,
-      re-arm; that departing fix is APPENDed too, as evidence that he left.
-    So GPS jitter of a few metres across a border gives one alarm; leaving by more than the
-    hysteresis and coming back gives a second one. Resolving the alarm re-arms at once
-    (:func:`rearm_on_resolve`): a violation that is still going on then raises a new alarm.
+    - warned: violation -> RAISE (fired; approaching further is a new, more urgent alarm,
+      raised once); otherwise as fired below.
+    - fired: every fix is APPENDed to the open alarm; no new alarm, however often he leaves
+      and comes back. Only resolving the alarm re-arms (:func:`rearm_on_resolve`): a breach
+      still going on then raises a new alarm. So one open violation alarm per ban, whatever
+      a tracker (or an attacker holding one) sends.
+    - warned/fired and clear at least ``hysteresis_m`` (plus ``accuracy_m``, so a poor fix
+      cannot count) beyond the border: ``away``; the next fix within the border again is a
+      re-entry (:func:`is_reentry`), counted on the open alarm. GPS jitter of a few metres
+      across a border is neither.
     """
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
@@ -672,9 +681,17 @@ def next_armed_state(
 
     if level == "violation" and previous.status is ArmStatus.WARNED:
         return ArmState(ArmStatus.FIRED), Action.RAISE
-    if level == "clear" and distance_to_border_m - accuracy >= hysteresis:
-        return ARMED, Action.APPEND
+    if level != "clear":
+        return ArmState(previous.status, previous.alarm_id, False), Action.APPEND
+    if distance_to_border_m - accuracy >= hysteresis:
+        return ArmState(previous.status, previous.alarm_id, True), Action.APPEND
     return previous, Action.APPEND
+
+
+def is_reentry(previous: ArmState, state: ArmState) -> bool:
+    """True when this step brought an alarm's episode back within its border after he had left
+    it by more than the hysteresis."""
+    return previous.away and not state.away and state.alarm_id == previous.alarm_id is not None
 
 
 def rearm_on_resolve(state: ArmState, resolved_alarm_id: int) -> ArmState:
@@ -683,6 +700,64 @@ def rearm_on_resolve(state: ArmState, resolved_alarm_id: int) -> ArmState:
     if state.status is not ArmStatus.ARMED and state.alarm_id == resolved_alarm_id:
         return ARMED
     return state
+
+
+# --------------------------------------------------------------------------------------------
+# Plausibility: a fix that would need more than 250 km/h from the one before
+# --------------------------------------------------------------------------------------------
+
+MAX_PLAUSIBLE_KMH = 250.0
+"""Faster than any tracker wearer travels on Dutch roads: a jump beyond it is a bad fix (or a
+forged one), stored and shown but never an alarm by itself."""
+PLAUSIBILITY_SLACK_M = 200.0
+"""At most this much of two fixes' stated accuracy is taken off their distance (GPS noise on
+two poor fixes is not speed; a claimed huge inaccuracy does not excuse a teleport)."""
+
+
+@dataclass(frozen=True)
+class TimedFix:
+    """A fix in RD New with its accuracy and device time (for plausibility)."""
+
+    point_rd: RDPoint
+    accuracy_m: float
+    at: dt.datetime
+
+
+def implied_speed_kmh(a: TimedFix, b: TimedFix) -> float:
+    """The speed needed to get from one fix to the other, in km/h.
+
+    The distance less both accuracies (together at most PLAUSIBILITY_SLACK_M), over the time
+    between the fix times, taken as at least one second (devices stamp whole seconds)."""
+    d = math.hypot(a.point_rd[0] - b.point_rd[0], a.point_rd[1] - b.point_rd[1])
+    slack = min(max(a.accuracy_m, 0.0) + max(b.accuracy_m, 0.0), PLAUSIBILITY_SLACK_M)
+    seconds = max(abs((b.at - a.at).total_seconds()), 1.0)
+    return max(d - slack, 0.0) / seconds * 3.6
+
+
+def plausibility_chain(
+    previous: TimedFix | None, fixes: list[TimedFix], max_kmh: float = MAX_PLAUSIBLE_KMH
+) -> list[float | None]:
+    """For fixes in time order: the implied speed of each implausible one, None for the others.
+
+    The first fix is compared with the device's last stored fix (`previous`), then each with
+    the fix before it and with the last plausible one; it is plausible if either is reachable.
+    So a single bad jump is the only implausible fix (the return to where he was is believed),
+    and a device that really is somewhere new is believed from its second fix there: nothing
+    can silence a tracker for good. Across requests only the stored fix is known, so a return
+    sent in the next request after a bad jump counts as implausible too (one fix later).
+    """
+    out: list[float | None] = []
+    last_plausible = previous
+    for fix in fixes:
+        speeds = [implied_speed_kmh(ref, fix) for ref in (previous, last_plausible) if ref]
+        speed = min(speeds) if speeds else 0.0
+        if speed > max_kmh:
+            out.append(speed)
+        else:
+            out.append(None)
+            last_plausible = fix
+        previous = fix
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -763,6 +838,8 @@ __all__ = [
     "ArmState",
     "ArmStatus",
     "BanIndex",
+    "MAX_PLAUSIBLE_KMH",
+    "TimedFix",
     "GeometryInvalid",
     "ProximityJudgement",
     "RDPoint",
@@ -771,10 +848,13 @@ __all__ = [
     "Zone",
     "ZoneJudgement",
     "distance_m",
+    "implied_speed_kmh",
+    "is_reentry",
     "judge_proximity",
     "judge_zone",
     "next_armed_state",
     "parse_zone",
+    "plausibility_chain",
     "rearm_on_resolve",
     "to_rd",
     "to_wgs84",

@@ -35,6 +35,11 @@ VALID = {
 
 @pytest.fixture
 def setup(client, coordinator, dispatcher):
+    return make_case(client, coordinator)
+
+
+def make_case(client, coordinator):
+    """A case with a victim alarm and a perpetrator tracker: {"case", "ids", "tokens"}."""
     case = client.post(
         "/api/v1/cases",
         headers=coordinator,
@@ -65,12 +70,17 @@ def setup(client, coordinator, dispatcher):
 
 
 class Feed:
-    def __init__(self, client, token):
+    """A device posting one fix per request. Fixes are stamped `step_s` apart from now on, as a
+    real tracker's are (fixes that would need more than 250 km/h are implausible and never
+    raise; a teleport within milliseconds is one)."""
+
+    def __init__(self, client, token, step_s=30.0):
         self.client, self.headers, self.n = client, bearer(token), 0
+        self.start, self.step_s = dt.datetime.now(dt.UTC), step_s
 
     def at(self, latlon, accuracy=5.0, when=None, type_="position"):
         self.n += 1
-        when = when or dt.datetime.now(dt.UTC)
+        when = when or self.start + dt.timedelta(seconds=self.step_s * (self.n - 1))
         r = self.client.post(
             "/api/v1/ingest",
             headers=self.headers,
@@ -123,10 +133,19 @@ def test_far_away_nothing_inside_zone_one_violation_jitter_appends(
     detail = client.get(f"/api/v1/alarms/{alarm['id']}", headers=dispatcher).get_json()
     assert [e["action"] for e in detail["timeline"]].count("position") == 5
     assert any(n == "alarm.updated" and p["id"] == alarm["id"] for n, p in publisher.events)
-    # Out by more than the hysteresis, back in: a second alarm.
+    # Out by more than the hysteresis, back in: while the alarm is open, the same alarm with
+    # the exit and the re-entry counted (issue 11: one open violation alarm per ban).
     feed.at(north(400))
     feed.at(north(100))
-    assert len(open_alarms(client, dispatcher, "zone_violation")) == 2
+    (same,) = open_alarms(client, dispatcher, "zone_violation")
+    assert same["id"] == alarm["id"]
+    assert same["detail"]["exits"] == 1 and same["detail"]["reentries"] == 1
+    assert same["detail"]["fixes"] == 1 + 5 + 2
+    assert same["detail"]["last_fix"]["event_id"] == f"p{feed.n}"
+    timeline = client.get(f"/api/v1/alarms/{alarm['id']}", headers=dispatcher).get_json()
+    marked = [e["detail"] for e in timeline["timeline"] if e["action"] == "position"]
+    assert [d.get("exit") for d in marked][-2:] == [True, None]
+    assert [d.get("reentry") for d in marked][-2:] == [None, True]
 
 
 def test_resolving_rearms_a_breach_still_going_on(client, coordinator, dispatcher, setup):

@@ -29,6 +29,11 @@ def sos(event_id: str = "press-1") -> EventIn:
     return EventIn(event_id=event_id, type="sos", occurred_at=NOW)
 
 
+# These tests are about concurrency: one device's many alarms at one instant would otherwise
+# be folded into a storm alarm past AWARE_DEVICE_ALARM_RATE (tests/integration/test_floods.py).
+NO_STORM = {"device_alarm_rate": 1000}
+
+
 @pytest.fixture
 def fresh(fresh_db_url):
     engine = make_engine(fresh_db_url)
@@ -53,7 +58,7 @@ def test_concurrent_duplicates_store_one_row_and_one_alarm(fresh, rounds):
                     barrier.wait(timeout=10)
                     results.append(
                         device_services.ingest(
-                            s, device_id, [sos(event_id)], NOW, RecordingPublisher()
+                            s, device_id, [sos(event_id)], NOW, RecordingPublisher(), **NO_STORM
                         )
                     )
             except Exception as exc:  # collected and asserted below
@@ -91,7 +96,9 @@ def test_concurrent_batches_in_opposite_order_do_not_deadlock(fresh):
             with sessions() as s:
                 barrier.wait(timeout=10)
                 results.append(
-                    device_services.ingest(s, device_id, batch, NOW, RecordingPublisher())
+                    device_services.ingest(
+                        s, device_id, batch, NOW, RecordingPublisher(), **NO_STORM
+                    )
                 )
         except Exception as exc:
             errors.append(exc)

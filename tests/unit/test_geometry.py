@@ -23,6 +23,7 @@ from aware.risk.geometry import (
     VictimFix,
     Zone,
     distance_m,
+    is_reentry,
     judge_proximity,
     judge_zone,
     next_armed_state,
@@ -531,10 +532,33 @@ def test_jitter_across_a_zone_border_raises_exactly_one_alarm():
     assert state == ArmState(ArmStatus.FIRED, 102)
 
 
-def test_leaving_by_more_than_the_hysteresis_then_returning_raises_again():
+def test_leaving_by_more_than_the_hysteresis_then_returning_appends_while_the_alarm_is_open():
+    # Issue 11: one open alarm per ban. Leaving and coming back is a re-entry on that alarm.
     state, actions = run([-5, 10, 26, 40, -2, 3])
-    assert actions == ["raise", "append", "append", "none", "raise", "append"]
-    assert state.alarm_id == 104
+    assert actions == ["raise", "append", "append", "append", "append", "append"]
+    assert state == ArmState(ArmStatus.FIRED, 100)
+    # The step back inside after being away is a re-entry; jitter at the border is not.
+    previous = ArmState(ArmStatus.FIRED, 100)
+    away, _ = next_armed_state(previous, "clear", 40)
+    assert away == ArmState(ArmStatus.FIRED, 100, away=True) and not is_reentry(previous, away)
+    back, action = next_armed_state(away, "violation", -2)
+    assert action == Action.APPEND and is_reentry(away, back) and not back.away
+    near, _ = next_armed_state(previous, "clear", 10)
+    assert near == previous and not is_reentry(previous, near)
+    # Resolved, the next breach raises again.
+    _, action = next_armed_state(rearm_on_resolve(away, 100), "violation", -2)
+    assert action == Action.RAISE
+
+
+def test_alternating_in_and_out_a_thousand_times_raises_once_and_counts_reentries():
+    state, actions = run([-30.0, 30.0] * 500)
+    assert actions.count("raise") == 1 and actions.count("append") == 999
+    reentries, state = 0, ArmState(ArmStatus.FIRED, 1)
+    for d in [30.0, -30.0] * 10:
+        new, _ = next_armed_state(state, "violation" if d <= 0 else "clear", d)
+        reentries += is_reentry(state, new)
+        state = new
+    assert reentries == 10
 
 
 def test_leaving_by_less_than_the_hysteresis_then_returning_raises_once():
@@ -542,14 +566,16 @@ def test_leaving_by_less_than_the_hysteresis_then_returning_raises_once():
     assert actions == ["raise", "append", "append", "append"]
 
 
-def test_custom_hysteresis_and_accuracy_delay_rearming():
-    _, actions = run([-5, 30, -1], hysteresis_m=50)
-    assert actions.count("raise") == 1
-    # 40 m out with a 20 m accurate fix may still be 20 m out: not far enough to re-arm.
-    _, actions = run([-5, 40, -1], accuracy_m=20)
-    assert actions.count("raise") == 1
+def test_custom_hysteresis_and_accuracy_decide_what_counts_as_having_left():
+    fired = ArmState(ArmStatus.FIRED, 7)
+    assert not next_armed_state(fired, "clear", 30, hysteresis_m=50)[0].away
+    assert next_armed_state(fired, "clear", 51, hysteresis_m=50)[0].away
+    # 40 m out with a 20 m accurate fix may still be 20 m out: not far enough to have left.
+    assert not next_armed_state(fired, "clear", 40, accuracy_m=20)[0].away
+    assert next_armed_state(fired, "clear", 46, accuracy_m=20)[0].away
+    # Never a second alarm while the first is open.
     _, actions = run([-5, 46, -1], accuracy_m=20)
-    assert actions.count("raise") == 2
+    assert actions.count("raise") == 1
 
 
 def test_resolving_the_open_alarm_rearms():
@@ -577,8 +603,10 @@ def test_warning_then_violation_raises_both_then_appends():
     assert (state, a4) == (ArmState(ArmStatus.FIRED, 2), Action.APPEND)
     # Resolving the superseded warning alarm does not re-arm the violation watch.
     assert rearm_on_resolve(state, 1) == state
+    # Far away: still the violation's episode (away), appended until it is resolved.
     state, a5 = next_armed_state(state, "clear", 30)
-    assert (state, a5) == (ARMED, Action.APPEND)
+    assert (state, a5) == (ArmState(ArmStatus.FIRED, 2, away=True), Action.APPEND)
+    assert rearm_on_resolve(state, 2) == ARMED
 
 
 def test_proximity_jitter_at_the_ban_distance_raises_one_alarm():
@@ -617,9 +645,13 @@ def test_gps_jitter_at_a_real_circle_border_raises_one_alarm():
 def test_arm_state_round_trips_through_storage_columns():
     fired = ArmState(ArmStatus.FIRED, 42)
     assert ArmState.load(str(fired.status), fired.alarm_id) == fired
+    assert ArmState.load(fired.stored, fired.alarm_id) == fired
+    away = ArmState(ArmStatus.WARNED, 43, away=True)
+    assert away.stored == "warned:away" and ArmState.load(away.stored, 43) == away
     assert ArmState.load("armed", 42) == ARMED
     assert ArmState.load("garbage", 42) == ARMED
-    assert len(max((s.value for s in ArmStatus), key=len)) <= 16
+    assert ArmState.load("fired:garbage", 42) == ARMED
+    assert len(max((f"{s.value}:away" for s in ArmStatus), key=len)) <= 16
 
 
 def test_unknown_level_is_refused():
