@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -45,7 +44,7 @@ from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, Field, ValidationError
 
-from aware.api import ApiError
+from aware.api import ApiError, loads_json
 from aware.devices.schemas import EventIn, EventType, PositionIn
 
 KMH_PER_KNOT = 1.852
@@ -79,7 +78,6 @@ MAX_NAME = 64
 MAX_TEXT = 256
 MAX_LIST = 8
 MAX_DROPPED = 16
-MAX_JSON_DEPTH = 16
 
 # Never stored: the device token (under any of its names), Traccar's push-notification token,
 # and the Flutter client's compatibility string (it repeats the token).
@@ -224,35 +222,14 @@ def body_pairs(raw: bytes) -> list[tuple[str, str]]:
 
 
 def loads(raw: bytes) -> dict[str, Any]:
-    """The JSON body as an object: 400 when it is not JSON, not an object or nested too deep."""
+    """The JSON body as an object: 400 when it is not JSON, not an object or nested too deep
+    (aware.api.loads_json, as every JSON endpoint)."""
     if raw.startswith(codecs.BOM_UTF8):
         raw = raw[len(codecs.BOM_UTF8) :]
-    try:
-        body = json.loads(raw)
-    except RecursionError:
-        raise ApiError(400, "malformed_json", "the JSON body is nested too deeply") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
+    body = loads_json(raw)
     if not isinstance(body, dict):
         raise ApiError(400, "malformed_json", "the JSON body must be an object")
-    if _depth(body) > MAX_JSON_DEPTH:
-        raise ApiError(400, "malformed_json", "the JSON body is nested too deeply")
     return body
-
-
-def _depth(value: Any) -> int:
-    """Nesting depth of a parsed JSON value, without recursion."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        deepest = max(deepest, level)
-        if deepest > MAX_JSON_DEPTH:
-            return deepest
-        if isinstance(item, dict):
-            stack.extend((v, level + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, level + 1) for v in item)
-    return deepest
 
 
 def _has_nul(value: Any) -> bool:

@@ -356,7 +356,7 @@ def test_json_strings_a_database_cannot_store_are_replaced():
     [
         b"[" * 200_000,
         b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
-        b'{"location": ' + b"[" * 20 + b"]" * 20 + b"}",
+        b'{"location": ' + b"[" * 40 + b"]" * 40 + b"}",
         b"[1, 2]",
         b"{not json",
         b'{"location": 1e99999}',
