@@ -270,6 +270,22 @@ def durable(fresh_db_url):
     engine.dispose()
 
 
+def handle_together(escalators, ids):
+    """Each escalator works on every alarm at the same moment (threads released together)."""
+    gate = threading.Barrier(len(escalators))
+
+    def run(e):
+        gate.wait()
+        for alarm_id in ids:
+            e.handle(alarm_id)
+
+    threads = [threading.Thread(target=run, args=(e,)) for e in escalators]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+
+
 def test_due_time_is_kept_in_the_database_planned_moved_on_and_cleared(durable):
     raised = utcnow()
     alarm_id = durable.alarm(after_s=0.6, received_at=raised, repeats=2)
@@ -346,18 +362,7 @@ def test_two_processes_handling_the_same_alarms_at_once_send_each_firing_once(du
         durable.alarm(after_s=0, received_at=utcnow() - dt.timedelta(seconds=1)) for _ in range(6)
     ]
     a, b = durable.escalator(), durable.escalator()
-    gate = threading.Barrier(2)
-
-    def run(e):
-        gate.wait()
-        for alarm_id in ids:
-            e.handle(alarm_id)
-
-    threads = [threading.Thread(target=run, args=(e,)) for e in (a, b)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    handle_together((a, b), ids)
     assert sorted(int(r["Body"].split()[2]) for r in durable.sent(PHONE)) == sorted(ids)
     for alarm_id in ids:
         assert [x for x, _ in durable.timeline(alarm_id)].count("escalated") == 2
@@ -371,18 +376,7 @@ def test_the_victim_sms_is_claimed_once_across_processes(durable):
         for _ in range(5)
     ]
     a, b = durable.escalator(), durable.escalator()
-    gate = threading.Barrier(2)
-
-    def run(e):
-        gate.wait()
-        for alarm_id in ids:
-            e.handle(alarm_id)
-
-    threads = [threading.Thread(target=run, args=(e,)) for e in (a, b)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    handle_together((a, b), ids)
     assert len(durable.sent(VICTIM_PHONE)) == 5  # one per alarm
     for alarm_id in ids:
         victim = [x for x, _ in durable.timeline(alarm_id) if x.startswith("victim_")]
