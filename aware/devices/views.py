@@ -335,5 +335,6 @@ def osmand_post():  # type: ignore[no-untyped-def]
 
 def _osmand(req: osmand.OsmAndRequest):  # type: ignore[no-untyped-def]
     device_id = _device_id_for(osmand.device_token(req))
-    events, extras = osmand.to_events(req, now())
-    return _store(device_id, events, "osmand", extras), 200
+    at = now()  # one clock reading: a missing or unbelievable device time is the receive time
+    events, extras = osmand.to_events(req, at)
+    return _store(device_id, events, "osmand", extras, at=at), 200
