@@ -16,7 +16,6 @@ within delay + 3 s of its answer.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 import uuid
 from pathlib import Path
@@ -28,7 +27,7 @@ import requests
 from aware import migrate
 from tests.conftest import PgSchemas, pg_or_skip
 from tests.e2e.conftest import Server, setup_people
-from tests.e2e.test_scheduler_processes import Scheduler
+from tests.e2e.test_scheduler_processes import Scheduler, _redis_or_skip
 from tests.e2e.test_two_processes_redis import REDIS_URL
 from tests.standins.twilio_api import TwilioStandIn
 
@@ -42,17 +41,6 @@ M_LON = 1 / 68_500
 
 def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
-
-
-def redis_or_skip() -> None:
-    import redis as redis_lib
-
-    try:
-        redis_lib.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis_lib.RedisError:
-        if os.environ.get("AWARE_TEST_REQUIRE_REDIS") == "1":
-            pytest.fail(f"Redis required (AWARE_TEST_REQUIRE_REDIS=1) but {REDIS_URL} is down")
-        pytest.skip("Redis is not reachable")
 
 
 @pytest.fixture
@@ -78,7 +66,7 @@ def escalation_env(twilio: TwilioStandIn) -> dict[str, str]:
 @pytest.fixture
 def pg_redis_env(twilio: TwilioStandIn, pg_schemas: PgSchemas) -> dict[str, str]:
     pg_or_skip()
-    redis_or_skip()
+    _redis_or_skip()
     url = pg_schemas.new_url()
     migrate.upgrade(url)
     return {
@@ -100,6 +88,16 @@ def servers() -> Any:
     yield make
     for s in made:
         s.stop()
+
+
+def two_servers(make: Any, instance: Path, env: dict[str, str]) -> tuple[Server, Server]:
+    """Two `aware serve` processes on one database, with the e2e people."""
+    a = make(instance, env)
+    setup_people(a)
+    b = make(instance, env)
+    a.start()
+    b.start()
+    return a, b
 
 
 @pytest.fixture
@@ -169,11 +167,7 @@ def assert_on_time(twilio: TwilioStandIn, alarm_id: int, before: float, after: f
 def test_the_escalation_of_a_killed_web_process_goes_out_on_time_from_the_other(
     tmp_path, twilio, pg_redis_env, servers
 ):
-    a = servers(tmp_path, pg_redis_env)
-    setup_people(a)
-    b = servers(tmp_path, pg_redis_env)
-    a.start()
-    b.start()
+    a, b = two_servers(servers, tmp_path, pg_redis_env)
     coord, disp = a.token("coord-e2e"), a.token("disp-e2e")
     device = new_device(a, coord)
 
@@ -260,11 +254,7 @@ def _event(server: Server, device: dict[str, Any], type_: str, **extra: Any) -> 
 
 
 def test_the_victim_is_texted_once_with_two_processes(tmp_path, twilio, pg_redis_env, servers):
-    a = servers(tmp_path, pg_redis_env)
-    setup_people(a)
-    b = servers(tmp_path, pg_redis_env)
-    a.start()
-    b.start()
+    a, b = two_servers(servers, tmp_path, pg_redis_env)
     coord, disp = a.token("coord-e2e"), a.token("disp-e2e")
     case = a.post(
         "/api/v1/cases",
