@@ -4,6 +4,9 @@ Everything goes through the service layer, exactly as the API would do it. Loadi
 idempotent: existing users and devices are kept, and the demo events carry fixed event ids, so
 a second run stores nothing twice and raises no alarm twice.
 
+The demo alarms are a few minutes old: any running `aware serve` or `aware scheduler` finds
+their due escalation in the database within a second and sends it (no restart needed).
+
 Device tokens exist only at registration; they are written to a JSON file (mode 0600) that
 `aware simulate` reads. All people, serials and positions here are fictional.
 """
@@ -112,6 +115,11 @@ def load_demo(
         )
     lines += _load_events(session, now, default_escalation)
     lines += _load_case(session, now)
+    # Their due escalation is in the database: no restart needed for it to go out.
+    lines.append(
+        "open demo alarms escalate (SMS/call) from any running `aware serve` or "
+        "`aware scheduler` once AWARE_ESCALATION_AFTER_S has passed"
+    )
     return lines
 
 

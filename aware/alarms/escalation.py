@@ -6,7 +6,8 @@ then the last step again every `repeat_every_s` up to `max_repeats` times. A cha
 (`"steps": []`) never escalates: alarms of that type are only shown to dispatch. A timer carries the
 alarm's escalation token; when it fires, `should_fire` compares that token with the alarm's
 current one, so a timer that fires after an acknowledgement (which clears the token) does
-nothing. Not wired to timers or Twilio yet: that, the console and the webhooks follow.
+nothing. `due_firing` decides what a process that finds an alarm due sends now; the timers, the
+database poll and the claims are in `aware.alarms.escalator`.
 """
 
 from __future__ import annotations
