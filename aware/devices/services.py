@@ -218,6 +218,7 @@ def ingest(
     ban_checks: BanChecks | None = None,
     default_escalation: dict[str, Any] | None = None,
     device_alarm_rate: int = rules.DEFAULT_DEVICE_ALARM_RATE,
+    defer_updates: Callable[[list[int]], None] | None = None,
 ) -> IngestResult:
     """Store a device's events once each, raise their alarms, update the device's state.
 
@@ -227,7 +228,9 @@ def ingest(
     With `ban_checks`, a perpetrator tracker's new positions are judged against the case's
     bans in the same transaction (violations are committed with the position behind them).
     `default_escalation` is the settings' chain, copied onto alarms whose type has no chain of
-    its own (see alarms.services.insert_alarm).
+    its own (see alarms.services.insert_alarm). `defer_updates` takes the ids of alarms the ban
+    checks changed, to publish after the answer (devices.deferred); without it they are
+    published here, after the commit.
     """
     judged = intake.screen(events, extras, now)
     events, extras = judged.events, judged.extras
@@ -301,10 +304,13 @@ def ingest(
                 )
             )
         )
+    # Updates of alarms the ban checks changed (a fix appended to an open violation) reach the
+    # consoles after the answer when `defer_updates` is given (see devices.deferred): building
+    # them here made a fix near the victim slower to answer than one far from her.
+    later = sorted(updated - {a.id for a in own}) if defer_updates is not None else []
+    now_ids = sorted(updated.difference(later))
     changed = (
-        list(conn.execute(select(_ALARMS).where(_ALARMS.c.id.in_(sorted(updated)))))
-        if updated
-        else []
+        list(conn.execute(select(_ALARMS).where(_ALARMS.c.id.in_(now_ids)))) if now_ids else []
     )
     published = alarm_dicts(conn, new_alarms, now) if new_alarms else []
     updates = alarm_dicts(conn, changed, now) if changed else []
@@ -313,6 +319,8 @@ def ingest(
         publisher.alarm_new(alarm)
     for alarm in updates:
         publisher.alarm_updated(alarm)
+    if later and defer_updates is not None:
+        defer_updates(later)
     return IngestResult(
         accepted=len(new_events),
         duplicates=len(events) - len(new_events),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, g, request
+from flask import Blueprint, current_app, g, request
 from pydantic import RootModel, ValidationError
 
 from aware.api import (
@@ -17,6 +17,7 @@ from aware.api import (
 )
 from aware.auth.access import bearer_token, roles_required
 from aware.devices import intake, osmand, services, stock
+from aware.devices.deferred import DeferredUpdates, reader_sessions
 from aware.devices.models import Device
 from aware.devices.schemas import (
     MAX_BATCH,
@@ -235,10 +236,28 @@ def _ingest(
             extras=extras,
             ban_checks=st.ban_checks,
             default_escalation=st.default_escalation,
+            defer_updates=_deferred_updates(),
             device_alarm_rate=st.settings.device_alarm_rate,
         )
     except services.DeviceNotFound:
         raise ApiError(401, "unauthorized", "unknown or deactivated device token") from None
+
+
+def _deferred_updates() -> DeferredUpdates | None:
+    """The process's publisher of console updates after the answer (None in tests, which read
+    what was published right after each request)."""
+    st = state()
+    if st.settings.env == "testing":
+        return None
+    found: DeferredUpdates | None = current_app.extensions.get("aware_deferred_updates")
+    if found is None:
+        found = current_app.extensions.setdefault(
+            "aware_deferred_updates",
+            DeferredUpdates(
+                reader_sessions(st.engine, st.sessions), lambda: st.publisher, st.clock
+            ),
+        )
+    return found
 
 
 @registry.route(

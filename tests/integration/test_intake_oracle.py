@@ -1,0 +1,132 @@
+"""No proximity oracle: a perpetrator's tracker (its token is readable in Traccar Client on his
+phone) is told the same near the victim as far from her (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from tests.conftest import bearer
+from tests.integration.test_ban_checks import CENTRE, VALID, east, iso, open_alarms
+
+
+def link_case(client: Any, coordinator: dict[str, str]) -> dict[str, Any]:
+    case = client.post(
+        "/api/v1/cases",
+        headers=coordinator,
+        json={"reference": "ORACLE-1", "municipality": "0344", "victim": {"name": "Eva"}},
+    ).get_json()
+    tokens = {}
+    for serial, kind, role in (
+        ("AW-O", "victim_alarm", "victim"),
+        ("GPS-O", "perpetrator_tracker", "perpetrator"),
+    ):
+        dev = client.post(
+            "/api/v1/devices", headers=coordinator, json={"serial": serial, "kind": kind}
+        ).get_json()
+        tokens[role] = dev["token"]
+        r = client.post(
+            f"/api/v1/cases/{case['id']}/devices",
+            headers=coordinator,
+            json={"device_id": dev["id"], "role": role},
+        )
+        assert r.status_code == 201
+    r = client.post(
+        f"/api/v1/cases/{case['id']}/bans",
+        headers=coordinator,
+        json={"kind": "contact", "distance_m": 500, **VALID},
+    )
+    assert r.status_code == 201, r.get_json()
+    return tokens
+
+
+def fix(event_id: str, latlon: tuple[float, float], type_: str = "position") -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "type": type_,
+        "occurred_at": iso(dt.datetime.now(dt.UTC)),
+        "position": {"lat": latlon[0], "lon": latlon[1], "accuracy_m": 5},
+    }
+
+
+def answer(client: Any, token: str, body: dict[str, Any]) -> tuple[int, dict[str, Any], set[str]]:
+    r = client.post("/api/v1/ingest", headers=bearer(token), json=body)
+    headers = {f"{k}: {v}" for k, v in r.headers.items() if k.lower() != "date"}
+    return r.status_code, r.get_json(), headers
+
+
+def test_a_trackers_answer_is_the_same_near_and_far(client, coordinator, dispatcher):
+    tokens = link_case(client, coordinator)
+    victim = bearer(tokens["victim"])
+    r = client.post("/api/v1/ingest", headers=victim, json=fix("v1", CENTRE))
+    assert r.status_code == 202
+    tracker = tokens["perpetrator"]
+    near, far = east(100), east(5000)
+    answers: dict[str, list[Any]] = {"near": [], "far": []}
+    for i in range(4):
+        answers["far"].append(answer(client, tracker, fix(f"far{i}", far)))
+        answers["near"].append(answer(client, tracker, fix(f"near{i}", near)))
+    # A batch and a re-sent buffer: same again.
+    for where, spot in (("near", near), ("far", far)):
+        batch = {"events": [fix(f"{where}-b{j}", spot) for j in range(3)]}
+        answers[where].append(answer(client, tracker, batch))
+        answers[where].append(answer(client, tracker, batch))
+        answers[where].append(answer(client, tracker, fix(f"{where}0", spot)))
+    # Positive control: the near fixes did raise a violation for dispatch.
+    assert open_alarms(client, dispatcher, "proximity_violation")
+    assert answers["near"] == answers["far"]
+    status, body, _ = answers["near"][0]
+    assert status == 202 and body == {
+        "accepted": 1,
+        "duplicates": 0,
+        "rejected": [],
+        "alarm_ids": [],
+    }
+    assert [a[1]["duplicates"] for a in answers["near"][4:]] == [0, 3, 1]
+
+
+def test_a_trackers_own_alarm_is_listed_but_not_the_violation_it_raised(
+    client, coordinator, dispatcher
+):
+    tokens = link_case(client, coordinator)
+    client.post("/api/v1/ingest", headers=bearer(tokens["victim"]), json=fix("v1", CENTRE))
+    tracker = tokens["perpetrator"]
+    near = answer(client, tracker, fix("t-near", east(100), "tamper"))[1]
+    far = answer(client, tracker, fix("t-far", east(5000), "tamper"))[1]
+    assert len(near["alarm_ids"]) == len(far["alarm_ids"]) == 1
+    tamper = open_alarms(client, dispatcher, "tamper")
+    assert {a["id"] for a in tamper} == set(near["alarm_ids"] + far["alarm_ids"])
+    assert open_alarms(client, dispatcher, "proximity_violation")  # raised, not told
+    again = answer(client, tracker, fix("t-near", east(100), "tamper"))[1]
+    assert again["alarm_ids"] == near["alarm_ids"] and again["duplicates"] == 1
+
+
+def test_console_updates_of_a_near_fix_are_published_after_the_answer(
+    client, coordinator, dispatcher, publisher, sessions, monkeypatch
+):
+    """Building the console update (case card and all) of a fix appended to an open violation
+    made near answers slower than far ones; it is handed over after the commit instead."""
+    from aware.devices import views
+    from aware.devices.deferred import DeferredUpdates
+
+    handed: list[list[int]] = []
+    monkeypatch.setattr(views, "_deferred_updates", lambda: handed.append)
+    tokens = link_case(client, coordinator)
+    client.post("/api/v1/ingest", headers=bearer(tokens["victim"]), json=fix("v1", CENTRE))
+    tracker = tokens["perpetrator"]
+    first = answer(client, tracker, fix("n1", east(100)))
+    (violation,) = open_alarms(client, dispatcher, "proximity_violation")
+    assert [n for n, p in publisher.events if p["id"] == violation["id"]] == ["alarm.new"]
+    second = answer(client, tracker, fix("n2", east(90)))
+    assert first[1:] == second[1:]  # the same answer, body and headers
+    assert handed == [[violation["id"]]]
+    # Nothing was published for it on the answer path ...
+    assert [n for n, p in publisher.events if p["id"] == violation["id"]] == ["alarm.new"]
+    # ... the worker publishes the alarm as committed, with its higher seq.
+    worker = DeferredUpdates(sessions, lambda: publisher, lambda: dt.datetime.now(dt.UTC))
+    worker(handed[0])
+    assert worker.wait_idle(10)
+    worker.stop()
+    name, pushed = publisher.events[-1]
+    assert name == "alarm.updated" and pushed["id"] == violation["id"]
+    assert pushed["seq"] >= violation["seq"]
