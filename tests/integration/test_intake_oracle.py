@@ -6,38 +6,29 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
+
 from tests.conftest import bearer
-from tests.integration.test_ban_checks import CENTRE, VALID, east, iso, open_alarms
+from tests.integration.test_ban_checks import (  # noqa: F401 - setup is a fixture
+    CENTRE,
+    VALID,
+    east,
+    iso,
+    open_alarms,
+    setup,
+)
 
 
-def link_case(client: Any, coordinator: dict[str, str]) -> dict[str, Any]:
-    case = client.post(
-        "/api/v1/cases",
-        headers=coordinator,
-        json={"reference": "ORACLE-1", "municipality": "0344", "victim": {"name": "Eva"}},
-    ).get_json()
-    tokens = {}
-    for serial, kind, role in (
-        ("AW-O", "victim_alarm", "victim"),
-        ("GPS-O", "perpetrator_tracker", "perpetrator"),
-    ):
-        dev = client.post(
-            "/api/v1/devices", headers=coordinator, json={"serial": serial, "kind": kind}
-        ).get_json()
-        tokens[role] = dev["token"]
-        r = client.post(
-            f"/api/v1/cases/{case['id']}/devices",
-            headers=coordinator,
-            json={"device_id": dev["id"], "role": role},
-        )
-        assert r.status_code == 201
+@pytest.fixture
+def tokens(client, coordinator, setup):  # noqa: F811 - the imported fixture
+    """The case of test_ban_checks (victim alarm and tracker linked) with a contact ban."""
     r = client.post(
-        f"/api/v1/cases/{case['id']}/bans",
+        f"/api/v1/cases/{setup['case']['id']}/bans",
         headers=coordinator,
         json={"kind": "contact", "distance_m": 500, **VALID},
     )
     assert r.status_code == 201, r.get_json()
-    return tokens
+    return setup["tokens"]
 
 
 def fix(event_id: str, latlon: tuple[float, float], type_: str = "position") -> dict[str, Any]:
@@ -55,8 +46,7 @@ def answer(client: Any, token: str, body: dict[str, Any]) -> tuple[int, dict[str
     return r.status_code, r.get_json(), headers
 
 
-def test_a_trackers_answer_is_the_same_near_and_far(client, coordinator, dispatcher):
-    tokens = link_case(client, coordinator)
+def test_a_trackers_answer_is_the_same_near_and_far(client, dispatcher, tokens):
     victim = bearer(tokens["victim"])
     r = client.post("/api/v1/ingest", headers=victim, json=fix("v1", CENTRE))
     assert r.status_code == 202
@@ -85,10 +75,7 @@ def test_a_trackers_answer_is_the_same_near_and_far(client, coordinator, dispatc
     assert [a[1]["duplicates"] for a in answers["near"][4:]] == [0, 3, 1]
 
 
-def test_a_trackers_own_alarm_is_listed_but_not_the_violation_it_raised(
-    client, coordinator, dispatcher
-):
-    tokens = link_case(client, coordinator)
+def test_a_trackers_own_alarm_is_listed_but_not_the_violation_it_raised(client, dispatcher, tokens):
     client.post("/api/v1/ingest", headers=bearer(tokens["victim"]), json=fix("v1", CENTRE))
     tracker = tokens["perpetrator"]
     near = answer(client, tracker, fix("t-near", east(100), "tamper"))[1]
@@ -102,7 +89,7 @@ def test_a_trackers_own_alarm_is_listed_but_not_the_violation_it_raised(
 
 
 def test_console_updates_of_a_near_fix_are_published_after_the_answer(
-    client, coordinator, dispatcher, publisher, sessions, monkeypatch
+    client, dispatcher, tokens, publisher, sessions, monkeypatch
 ):
     """Building the console update (case card and all) of a fix appended to an open violation
     made near answers slower than far ones; it is handed over after the commit instead."""
@@ -111,7 +98,6 @@ def test_console_updates_of_a_near_fix_are_published_after_the_answer(
 
     handed: list[list[int]] = []
     monkeypatch.setattr(views, "_deferred_updates", lambda: handed.append)
-    tokens = link_case(client, coordinator)
     client.post("/api/v1/ingest", headers=bearer(tokens["victim"]), json=fix("v1", CENTRE))
     tracker = tokens["perpetrator"]
     first = answer(client, tracker, fix("n1", east(100)))
