@@ -274,3 +274,52 @@ def test_nul_bytes_are_4xx_everywhere(client, device, session, make_user):
     resp = client.get(f"/osmand?id={token}&lat=52.1&lon=5.1&alarm=sos%00&desc=a%00b")
     assert resp.status_code < 500
     json_columns_are_json(session)
+
+
+OTHER_BROKEN_SOS = {
+    "naive time": ({"occurred_at": "2026-11-28T10:00:00"}, "clock_suspect"),
+    "time not a string": ({"occurred_at": 12}, "clock_suspect"),
+    "no time": ({"occurred_at": None}, "clock_suspect"),
+    "id too long": ({"event_id": "x" * 65}, "event_id_derived"),
+    "id empty": ({"event_id": ""}, "event_id_derived"),
+    "id a number": ({"event_id": 7}, "event_id_derived"),
+    "battery NaN": ({"battery_pct": "NaN"}, "dropped"),
+}
+
+
+@pytest.mark.parametrize(("change", "mark"), OTHER_BROKEN_SOS.values(), ids=list(OTHER_BROKEN_SOS))
+def test_sos_with_any_repairable_field_broken_is_stored_and_marked(
+    client, device, session, change, mark
+):
+    body = json.loads(ev("sos-x", "sos"))
+    body.update(change)
+    if body.get("occurred_at") is None:
+        del body["occurred_at"]
+    raw = json.dumps(body).replace('"NaN"', "NaN")
+    for _ in range(2):  # a re-sent broken SOS is still one alarm
+        resp = post_raw(client, device["headers"], raw)
+        assert resp.status_code == 202, resp.get_json()
+    (event,) = stored(session)
+    (alarm,) = alarms(session)
+    assert mark in event.extra and mark in alarm.detail and alarm.type == "sos"
+    json_columns_are_json(session)
+
+
+def test_a_broken_type_is_no_alarm_and_refused(client, device, session):
+    resp = post_raw(client, device["headers"], batch_of(ev("a", "SOS!"), ev("b")))
+    assert resp.status_code == 202
+    (rejected,) = resp.get_json()["rejected"]
+    assert (rejected["index"], rejected["event_id"], list(rejected["fields"])) == (0, "a", ["type"])
+    assert [e.event_id for e in stored(session)] == ["b"] and alarms(session) == []
+
+
+def test_osmand_sos_with_nan_and_infinite_values_is_stored_and_json_clean(client, device, session):
+    token = device["token"]
+    resp = client.get(
+        f"/osmand?id={token}&lat=52.1&lon=5.1&alarm=sos&altitude=nan&speed=inf&bearing=-inf"
+    )
+    assert resp.status_code == 200, resp.get_json()
+    assert len(resp.get_json()["alarm_ids"]) == 1
+    (alarm,) = alarms(session)
+    assert alarm.type == "sos"
+    json_columns_are_json(session)
