@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -322,4 +323,90 @@ def test_osmand_sos_with_nan_and_infinite_values_is_stored_and_json_clean(client
     assert len(resp.get_json()["alarm_ids"]) == 1
     (alarm,) = alarms(session)
     assert alarm.type == "sos"
+    json_columns_are_json(session)
+
+
+def _values() -> Any:
+    from hypothesis import strategies as st
+
+    weird_text = st.sampled_from(
+        ["", "x" * 65, "a\x00b", "\ud800", "2026-13-45T99:99:99Z", "NaN", "\u202e", "0" * 70]
+    )
+    return st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(10**30), max_value=10**30),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.text(max_size=70),
+        weird_text,
+        st.lists(st.integers(), max_size=3),
+        st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+    )
+
+
+def _events() -> Any:
+    from hypothesis import strategies as st
+
+    times = st.one_of(
+        st.sampled_from(
+            [
+                "0001-01-01T00:30:00+01:00",
+                "9999-12-31T23:59:59-01:00",
+                "2026-11-28T10:00:00",
+                iso(NOW - dt.timedelta(minutes=3)),
+                iso(NOW + dt.timedelta(days=3)),
+            ]
+        ),
+        _values(),
+    )
+    position = st.one_of(
+        _values(),
+        st.fixed_dictionaries(
+            {"lat": _values(), "lon": _values()}, optional={"accuracy_m": _values()}
+        ),
+        st.fixed_dictionaries(
+            {
+                "lat": st.floats(allow_nan=True, allow_infinity=True),
+                "lon": st.floats(allow_nan=True, allow_infinity=True),
+            },
+            optional={"accuracy_m": st.floats(allow_nan=True, allow_infinity=True)},
+        ),
+    )
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "event_id": st.one_of(st.text(min_size=1, max_size=10), _values()),
+            "type": st.one_of(
+                st.sampled_from(["sos", "position", "heartbeat", "battery_low", "tamper", "test"]),
+                _values(),
+            ),
+            "occurred_at": times,
+            "position": position,
+            "battery_pct": _values(),
+        },
+    )
+
+
+def test_no_event_whatever_its_fields_gets_a_5xx_and_every_alarm_is_kept(client, device, session):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from aware.alarms.rules import EVENT_ALARM_TYPES
+
+    @given(st.lists(_events(), min_size=1, max_size=4))
+    @settings(
+        max_examples=80,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(events: list[dict[str, Any]]) -> None:
+        raw = json.dumps({"events": events}, allow_nan=True)
+        resp = post_raw(client, device["headers"], raw)
+        assert resp.status_code in (202, 422), (resp.status_code, raw)
+        if any(isinstance(e.get("type"), str) and e["type"] in EVENT_ALARM_TYPES for e in events):
+            assert resp.status_code == 202 and resp.get_json()["alarm_ids"], raw
+
+    run()
     json_columns_are_json(session)
