@@ -21,13 +21,15 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, cast
 
+import numpy as np
 from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, update
 
 from aware.alarms import rules as alarm_rules
 from aware.alarms.models import Alarm, AlarmLogEntry
 from aware.alarms.services import StormGate, next_seq
 from aware.crypto import DataKeyError
-from aware.devices.models import Device, DeviceEvent
+from aware.db import Prepared
+from aware.devices.models import Device
 from aware.devices.schemas import EventIn
 from aware.risk import geometry
 from aware.risk.cache import BanCache
@@ -41,7 +43,6 @@ _LINKS = cast(Table, CaseDevice.__table__)
 _DEVICES = cast(Table, Device.__table__)
 log = logging.getLogger(__name__)
 _CASES = cast(Table, Case.__table__)
-_EVENTS = cast(Table, DeviceEvent.__table__)
 
 # A position that reaches us this long after it was taken is "late" (buffered).
 LATE_AFTER_S = 120.0
@@ -148,12 +149,14 @@ def check_positions(
         [e.position.lon for e in fixes if e.position], [e.position.lat for e in fixes if e.position]
     )
     accuracies = [(e.position.accuracy_m or 0.0) if e.position else 0.0 for e in fixes]
-    speeds = geometry.plausibility_chain(
+    epoch = fixes[0].occurred_at
+    speeds = geometry.implausible_speeds(
         _timed(previous_fix),
-        [
-            geometry.TimedFix(p, a, e.occurred_at)
-            for e, p, a in zip(fixes, points, accuracies, strict=True)
-        ],
+        np.fromiter((p[0] for p in points), float, len(points)),
+        np.fromiter((p[1] for p in points), float, len(points)),
+        np.array(accuracies, dtype=float),
+        np.fromiter(((e.occurred_at - epoch).total_seconds() for e in fixes), float, len(fixes)),
+        epoch,
     )
     result.implausible = {
         e.event_id: speed for e, speed in zip(fixes, speeds, strict=True) if speed is not None
@@ -301,40 +304,64 @@ def _timed(fix: PreviousFix | None) -> geometry.TimedFix | None:
     )
 
 
+_d = _DEVICES.c
+_PREPARED_LAST_FIX = Prepared(
+    select(_d.last_lat, _d.last_lon, _d.last_accuracy_m, _d.last_position_at)
+    .where(_d.id == bindparam("device_id"))
+    .with_for_update(),
+    returning=(_d.last_lat, _d.last_lon, _d.last_accuracy_m, _d.last_position_at),
+)
+
+
 def last_stored_fix(conn: Connection, device_id: int) -> PreviousFix | None:
-    """The device's newest stored fix (read before intake applies the request's own)."""
-    d = _DEVICES.c
-    row = conn.execute(
-        select(d.last_lat, d.last_lon, d.last_accuracy_m, d.last_position_at)
-        .where(d.id == device_id)
-        .with_for_update()
-    ).one_or_none()
-    if row is None or row.last_lat is None or row.last_lon is None or not row.last_position_at:
+    """The device's newest stored fix, locking its row (the intake transaction's first lock:
+    read before intake applies the request's own fixes)."""
+    rows = _PREPARED_LAST_FIX.execute(conn, {"device_id": device_id})
+    if not rows:
         return None
-    return PreviousFix(row.last_lat, row.last_lon, row.last_accuracy_m, row.last_position_at)
+    lat, lon, accuracy_m, at = rows[0]
+    if lat is None or lon is None or at is None:
+        return None
+    return PreviousFix(lat, lon, accuracy_m, at)
+
+
+# Merge {"implausible": true, "implied_speed_kmh": n} into the extra of many events of one device
+# in one statement (an UPDATE joined to a VALUES list), with no read first. A NULL or non-object
+# extra becomes the object itself.
+_MARK_SQL = {
+    "sqlite": (
+        "UPDATE device_events SET extra = json_patch(COALESCE(device_events.extra, '{{}}'), "
+        "m.patch) FROM (SELECT column1 AS event_id, column2 AS patch FROM (VALUES {values})) "
+        "AS m WHERE device_events.device_id = ? AND device_events.event_id = m.event_id",
+        "(?, ?)",
+    ),
+    "postgresql": (
+        "UPDATE device_events SET extra = ((CASE WHEN json_typeof(device_events.extra) = "
+        "'object' THEN device_events.extra::jsonb ELSE '{{}}'::jsonb END) || m.patch::jsonb)::json "
+        "FROM (VALUES {values}) AS m(event_id, patch) "
+        "WHERE device_events.device_id = %s AND device_events.event_id = m.event_id",
+        "(%s, %s)",
+    ),
+}
+_MARK_CHUNK = 1000  # events per statement (a request holds at most 1000)
 
 
 def _mark_implausible(conn: Connection, device_id: int, speeds: dict[str, float]) -> None:
     """Note on the stored events that their fix implied an impossible speed."""
-    rows = conn.execute(
-        select(_EVENTS.c.id, _EVENTS.c.event_id, _EVENTS.c.extra).where(
-            _EVENTS.c.device_id == device_id, _EVENTS.c.event_id.in_(list(speeds))
-        )
-    ).all()
-    conn.execute(
-        update(_EVENTS).where(_EVENTS.c.id == bindparam("pk")).values(extra=bindparam("extra")),
-        [
-            {
-                "pk": row.id,
-                "extra": {
-                    **(row.extra or {}),
-                    "implausible": True,
-                    "implied_speed_kmh": round(speeds[row.event_id]),
-                },
-            }
-            for row in rows
-        ],
-    )
+    sql, row = _MARK_SQL[conn.dialect.name]
+    # The patch is written by hand: an int and a constant, and up to 1000 of them a request.
+    marks = [
+        (event_id, f'{{"implausible": true, "implied_speed_kmh": {round(speed)}}}')
+        for event_id, speed in speeds.items()
+    ]
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        for start in range(0, len(marks), _MARK_CHUNK):
+            chunk = marks[start : start + _MARK_CHUNK]
+            params = [value for mark in chunk for value in mark]
+            cursor.execute(sql.format(values=", ".join([row] * len(chunk))), (*params, device_id))
+    finally:
+        cursor.close()
 
 
 @dataclass

@@ -746,18 +746,81 @@ def plausibility_chain(
     can silence a tracker for good. Across requests only the stored fix is known, so a return
     sent in the next request after a bad jump counts as implausible too (one fix later).
     """
-    out: list[float | None] = []
-    last_plausible = previous
-    for fix in fixes:
-        speeds = [implied_speed_kmh(ref, fix) for ref in (previous, last_plausible) if ref]
-        speed = min(speeds) if speeds else 0.0
-        if speed > max_kmh:
-            out.append(speed)
+    if not fixes:
+        return []
+    epoch = fixes[0].at
+    return implausible_speeds(
+        previous,
+        np.array([f.point_rd[0] for f in fixes], dtype=float),
+        np.array([f.point_rd[1] for f in fixes], dtype=float),
+        np.array([f.accuracy_m for f in fixes], dtype=float),
+        np.array([(f.at - epoch).total_seconds() for f in fixes], dtype=float),
+        epoch,
+        max_kmh,
+    )
+
+
+def implausible_speeds(
+    previous: TimedFix | None,
+    xs: Any,
+    ys: Any,
+    accuracies: Any,
+    seconds: Any,
+    epoch: dt.datetime,
+    max_kmh: float = MAX_PLAUSIBLE_KMH,
+) -> list[float | None]:
+    """`plausibility_chain` on arrays (RD x, y, accuracy, seconds since `epoch`), for a whole
+    batch at once: the speed from each fix's predecessor is one vectorised step; only the few
+    implausible fixes are looked at one by one."""
+    n = len(xs)
+    if n == 0:
+        return []
+    px, py, pacc, pt = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    px[1:], py[1:], pacc[1:], pt[1:] = xs[:-1], ys[:-1], accuracies[:-1], seconds[:-1]
+    if previous is not None:
+        px[0], py[0] = previous.point_rd
+        pacc[0], pt[0] = previous.accuracy_m, (previous.at - epoch).total_seconds()
+    speed = _speeds(px, py, pacc, pt, xs, ys, accuracies, seconds)
+    if previous is None:
+        speed[0] = 0.0
+    out: list[float | None] = [None] * n
+    suspect = np.flatnonzero(speed > max_kmh)
+    if len(suspect) == 0:
+        return out
+    # One by one from the first suspect on: a fix reachable from the last plausible fix is
+    # plausible after all (the return from a single bad jump).
+    first = int(suspect[0])
+    ref: tuple[float, float, float, float] | None = None  # the last plausible fix
+    if first > 0:
+        j = first - 1
+        ref = (float(xs[j]), float(ys[j]), float(accuracies[j]), float(seconds[j]))
+    elif previous is not None:
+        ref = (float(px[0]), float(py[0]), float(pacc[0]), float(pt[0]))
+    for i in range(first, n):
+        here = (float(xs[i]), float(ys[i]), float(accuracies[i]), float(seconds[i]))
+        s = float(speed[i])
+        if s > max_kmh and ref is not None:
+            s = min(s, _speed(*ref, *here))
+        if s > max_kmh:
+            out[i] = s
         else:
-            out.append(None)
-            last_plausible = fix
-        previous = fix
+            ref = here
     return out
+
+
+def _speed(
+    ax: float, ay: float, aacc: float, at: float, bx: float, by: float, bacc: float, bt: float
+) -> float:
+    """implied_speed_kmh on plain numbers."""
+    slack = min(max(aacc, 0.0) + max(bacc, 0.0), PLAUSIBILITY_SLACK_M)
+    return max(math.hypot(ax - bx, ay - by) - slack, 0.0) / max(abs(bt - at), 1.0) * 3.6
+
+
+def _speeds(ax: Any, ay: Any, aacc: Any, at: Any, bx: Any, by: Any, bacc: Any, bt: Any) -> Any:
+    """implied_speed_kmh, elementwise on arrays."""
+    d = np.hypot(ax - bx, ay - by)
+    slack = np.minimum(np.maximum(aacc, 0.0) + np.maximum(bacc, 0.0), PLAUSIBILITY_SLACK_M)
+    return np.maximum(d - slack, 0.0) / np.maximum(np.abs(bt - at), 1.0) * 3.6
 
 
 # --------------------------------------------------------------------------------------------
@@ -848,6 +911,7 @@ __all__ = [
     "Zone",
     "ZoneJudgement",
     "distance_m",
+    "implausible_speeds",
     "implied_speed_kmh",
     "is_reentry",
     "judge_proximity",

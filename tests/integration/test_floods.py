@@ -213,6 +213,28 @@ def test_an_implausible_jump_is_stored_marked_and_raises_nothing(
     assert entry["event_id"] == "p4" and entry["implied_speed_kmh"] > 250
 
 
+def test_an_implausible_osmand_fix_keeps_its_protocol_extras(client, setup, session):
+    token = setup["tokens"]["perpetrator"]
+    t0 = int(dt.datetime.now(dt.UTC).timestamp()) - 60
+    for n, (lat, lon) in enumerate((north(0), north(9000))):
+        r = client.get(
+            f"/osmand?id={token}&lat={lat}&lon={lon}&timestamp={t0 + 10 * n}&speed=12&bearing=90"
+        )
+        assert r.status_code == 200, r.get_json()
+    events = session.execute(
+        select(DeviceEvent.extra)
+        .where(DeviceEvent.device_id == setup["ids"]["perpetrator"])
+        .order_by(DeviceEvent.occurred_at)
+    ).scalars()
+    first, jumped = list(events)
+    assert "implausible" not in (first or {})
+    assert jumped["implausible"] is True and jumped["implied_speed_kmh"] > 3000
+    assert {k: first[k] for k in ("speed", "bearing") if k in first} == {
+        k: jumped[k] for k in ("speed", "bearing") if k in jumped
+    }
+    assert any(k in jumped for k in ("speed", "bearing")), jumped
+
+
 def test_an_implausible_jump_inside_a_batch_raises_nothing(client, coordinator, dispatcher, setup):
     zone_ban(client, coordinator, setup["case"]["id"])
     start = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=60)

@@ -136,3 +136,35 @@ def test_fold_detail_counts_by_type_and_names_the_latest():
 
 def test_storm_is_an_alarm_type():
     assert "storm" in rules.ALARM_TYPES
+
+
+def _reference_chain(previous, fixes, max_kmh=MAX_PLAUSIBLE_KMH):
+    """The rule as written in plausibility_chain's docstring, one fix at a time."""
+    out, last_plausible = [], previous
+    for f in fixes:
+        speeds = [implied_speed_kmh(ref, f) for ref in (previous, last_plausible) if ref]
+        speed = min(speeds) if speeds else 0.0
+        out.append(speed if speed > max_kmh else None)
+        if speed <= max_kmh:
+            last_plausible = f
+        previous = f
+    return out
+
+
+@given(
+    st.booleans(),
+    st.lists(
+        st.tuples(st.floats(-20_000, 20_000), st.floats(0, 120), st.floats(0, 300)),
+        max_size=40,
+    ),
+)
+def test_the_batch_version_matches_the_rule_fix_by_fix(with_previous, steps):
+    previous = fix(0, -30, 10) if with_previous else None
+    fixes, t = [], 0.0
+    for x, dt_s, acc in steps:
+        t += dt_s
+        fixes.append(fix(x, t, acc))
+    got = plausibility_chain(previous, fixes)
+    want = _reference_chain(previous, fixes)
+    assert [g is None for g in got] == [w is None for w in want]
+    assert all(g == pytest.approx(w) for g, w in zip(got, want, strict=True) if g is not None)
