@@ -34,7 +34,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, func, or_, select, update
+from sqlalchemy import Select, Table, and_, case, func, or_, select, update
 
 from aware import metrics
 from aware.adapters.notify import Notifier, NotSent
@@ -67,44 +67,61 @@ _ALARMS = cast(Table, Alarm.__table__)
 
 @dataclass(order=True)
 class _Job:
-    """Work on one alarm: highest priority (1) first, then the oldest alarm."""
+    """Work on one alarm: highest priority (1) first, then the oldest alarm. `device` is the
+    lane whose in-flight work DEVICE_CAP limits."""
 
     priority: int
     received_at: dt.datetime
     order: int
     alarm_id: int = field(compare=False)
+    device_id: int | None = field(compare=False)
     device: Hashable = field(compare=False)
 
 
-def _device_key(alarm_id: int, device_id: int | None) -> Hashable:
-    # Alarms without a device (an outage) each count as a device of their own.
-    return device_id if device_id is not None else ("alarm", alarm_id)
+def _lane(alarm_id: int, device_id: int | None, victim_text: bool = False) -> Hashable:
+    # Alarms without a device (an outage) each count as a device of their own; so does an
+    # approach alarm whose text to the victim is still to go: it never waits behind the
+    # tracker's other alarms.
+    if device_id is None or victim_text:
+        return ("alarm", alarm_id)
+    return device_id
 
 
 def due_alarms_query(
     now: dt.datetime, per_device: int = POLL_PER_DEVICE, limit: int = POLL_LIMIT
-) -> Select[tuple[int, int, int | None, dt.datetime]]:
+) -> Select[tuple[int, int, int | None, dt.datetime, bool]]:
     """Alarms with escalation work due at `now`, highest priority then oldest first, at most
     `per_device` of one device (so one device's flood cannot hide another's SOS)."""
     a = _ALARMS.c
+    # An approach alarm whose text to the victim may still be due: a lane of its own (_lane).
+    victim_text = and_(
+        a.type.in_(sorted(VICTIM_ALARM_TYPES)),
+        a.case_id.is_not(None),
+        a.victim_sms_claimed_at.is_(None),
+    )
+    lane = case((victim_text, -a.id), else_=func.coalesce(a.device_id, -a.id))
     ranked = (
         select(
             a.id,
             a.priority,
             a.device_id,
             a.received_at,
+            victim_text.label("victim_text"),
             func.row_number()
-            .over(
-                partition_by=func.coalesce(a.device_id, -a.id),
-                order_by=(a.priority, a.received_at, a.id),
-            )
+            .over(partition_by=lane, order_by=(a.priority, a.received_at, a.id))
             .label("rn"),
         )
         .where(a.escalation_next_at <= now)
         .subquery()
     )
     return (
-        select(ranked.c.id, ranked.c.priority, ranked.c.device_id, ranked.c.received_at)
+        select(
+            ranked.c.id,
+            ranked.c.priority,
+            ranked.c.device_id,
+            ranked.c.received_at,
+            ranked.c.victim_text,
+        )
         .where(ranked.c.rn <= per_device)
         .order_by(ranked.c.priority, ranked.c.received_at, ranked.c.id)
         .limit(limit)
@@ -161,9 +178,10 @@ class Escalator:
         priority: int = 1,
         received_at: dt.datetime | None = None,
         device_id: int | None = None,
+        victim_text: bool = False,
     ) -> None:
         """Hold a local timer: look at the alarm at `due` (replacing an earlier timer)."""
-        job = self._job(alarm_id, priority, received_at or due, device_id)
+        job = self._job(alarm_id, priority, received_at or due, device_id, victim_text)
         with self._cond:
             if self._held.get(alarm_id) in ("queued", "running"):
                 return  # already being worked on; that work arms what follows
@@ -177,11 +195,15 @@ class Escalator:
         self._cond.notify_all()
 
     def _job(
-        self, alarm_id: int, priority: int, received_at: dt.datetime, device_id: int | None
+        self,
+        alarm_id: int,
+        priority: int,
+        received_at: dt.datetime,
+        device_id: int | None,
+        victim_text: bool = False,
     ) -> _Job:
-        return _Job(
-            priority, received_at, next(self._order), alarm_id, _device_key(alarm_id, device_id)
-        )
+        lane = _lane(alarm_id, device_id, victim_text)
+        return _Job(priority, received_at, next(self._order), alarm_id, device_id, lane)
 
     def arm_new(self, alarm: dict[str, Any]) -> None:
         """After an alarm is committed (in the raising process): hold a timer for its first
@@ -189,7 +211,8 @@ class Escalator:
         touches the database: intake's thread never waits."""
         now = self.clock()
         due = alarm.get("escalation_due_at")
-        if alarm.get("type") in VICTIM_ALARM_TYPES and alarm.get("case_id") is not None:
+        victim = alarm.get("type") in VICTIM_ALARM_TYPES and alarm.get("case_id") is not None
+        if victim:
             at = now  # whether she opted in is read on a worker, never on intake's thread
         elif due is not None:
             at = _parse_time(due)
@@ -202,6 +225,7 @@ class Escalator:
             alarm.get("priority", 1),
             _parse_time(received) if received else now,
             alarm.get("device_id"),
+            victim,
         )
 
     def poll(self) -> int:
@@ -213,10 +237,11 @@ class Escalator:
             session.rollback()
         queued = 0
         with self._cond:
-            for alarm_id, priority, device_id, received_at in rows:
+            for alarm_id, priority, device_id, received_at, victim_text in rows:
                 if alarm_id in self._held:
                     continue
-                self._queue_locked(self._job(alarm_id, priority, received_at, device_id))
+                job = self._job(alarm_id, priority, received_at, device_id, bool(victim_text))
+                self._queue_locked(job)
                 queued += 1
         if queued:
             self._ensure_threads()
@@ -331,9 +356,8 @@ class Escalator:
                     del self._running[job.device]
                 self._held.pop(job.alarm_id, None)
                 if again is not None and not self._stop.is_set():
-                    follow = _Job(
-                        job.priority, job.received_at, next(self._order), job.alarm_id, job.device
-                    )
+                    # What follows is escalation only: back in the device's lane.
+                    follow = self._job(job.alarm_id, job.priority, job.received_at, job.device_id)
                     self._arm_locked(follow, again)
                 self._cond.notify_all()
 
@@ -357,9 +381,9 @@ class Escalator:
                 and alarm.status != "resolved"
                 and alarm.received_at >= now - dt.timedelta(seconds=VICTIM_SMS_FRESH_S)
             ):
-                case = session.get(Case, alarm.case_id)
-                if case is not None and case.victim_sms:
-                    phone = case.victim_phone
+                her_case = session.get(Case, alarm.case_id)
+                if her_case is not None and her_case.victim_sms:
+                    phone = her_case.victim_phone
                     victim = _claim(
                         session,
                         update(_ALARMS)
