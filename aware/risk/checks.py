@@ -505,15 +505,21 @@ def _raise(
 _COUNT_OF = {"fix": None, "exit": "exits", "reentry": "reentries", "implausible": "implausible"}
 
 
+# A fix on an open alarm as noted during the request; its timeline row is built only if it is
+# written (most of a flood's fixes are only counted).
+_Noted = tuple["_Fix", dict[str, Any], str]
+
+
 @dataclass
 class _Pending:
     """What one request adds to one open alarm."""
 
     counts: dict[str, int] = field(default_factory=dict)
-    entries: list[dict[str, Any]] = field(default_factory=list)
+    entries: list[_Noted] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)  # other timeline rows
     notable: int = 0
     not_listed: int = 0
-    last: dict[str, Any] | None = None
+    last: _Noted | None = None
     last_logged: bool = False
 
 
@@ -529,40 +535,24 @@ class _Book:
 
     def add(self, alarm_id: int, fix: _Fix, detail: dict[str, Any], what: str) -> None:
         """One more fix on an open alarm: counted; on the timeline if notable or the newest."""
-        assert fix.ev.position is not None
-        p = self.pending.setdefault(alarm_id, _Pending())
+        p = self.pending.get(alarm_id)
+        if p is None:
+            p = self.pending[alarm_id] = _Pending()
         p.counts["fixes"] = p.counts.get("fixes", 0) + 1
         if (counter := _COUNT_OF[what]) is not None:
             p.counts[counter] = p.counts.get(counter, 0) + 1
-        entry = {
-            **detail,
-            "event_id": fix.ev.event_id,
-            "occurred_at": fix.at.isoformat(),
-            "lat": fix.ev.position.lat,
-            "lon": fix.ev.position.lon,
-            "accuracy_m": fix.ev.position.accuracy_m,
-            "late": fix.late,
-            **({"exit": True} if what == "exit" else {}),
-            **({"reentry": True} if what == "reentry" else {}),
-            **(
-                {"implausible": True, "implied_speed_kmh": fix.implausible_kmh}
-                if what == "implausible"
-                else {}
-            ),
-        }
-        row = _log_row(alarm_id, fix, entry)
         if p.last is not None and not p.last_logged:
             p.not_listed += 1  # an ordinary fix followed by a newer one: counted only
-        p.last, p.last_logged = row, False
+        p.last, p.last_logged = (fix, detail, what), False
         if what != "fix" and p.notable < TIMELINE_PER_REQUEST:
             p.notable += 1
-            p.entries.append(row)
+            p.entries.append(p.last)
             p.last_logged = True
 
     def supersede(self, warning_id: int, violation_id: int, fix: _Fix) -> None:
         """The open warning alarm that this violation alarm took over from says so."""
         p = self.pending.setdefault(warning_id, _Pending())
-        p.entries.append(
+        p.rows.append(
             {
                 **_log_row(warning_id, fix, {"superseded_by": violation_id}),
                 "action": "superseded",
@@ -578,11 +568,11 @@ class _Book:
         if not self.pending:
             return changed
         rows: list[dict[str, Any]] = []
-        for p in self.pending.values():
+        for alarm_id, p in self.pending.items():
+            rows.extend(p.rows)
+            rows.extend(_position_row(alarm_id, *noted) for noted in p.entries)
             if p.last is not None and not p.last_logged:
-                p.last["detail"] = {**p.last["detail"], "not_listed": p.not_listed}
-                rows.append(p.last)
-            rows.extend(p.entries)
+                rows.append(_position_row(alarm_id, *p.last, not_listed=p.not_listed))
         rows.sort(key=lambda r: (r["alarm_id"], r["detail"].get("occurred_at") or ""))
         if rows:
             self.conn.execute(insert(_LOG), rows)
@@ -624,13 +614,37 @@ def _merge_counts(detail: dict[str, Any] | None, p: _Pending) -> dict[str, Any]:
         else:
             out[key] = int(out.get(key) or 0) + n
     if p.last is not None:
-        last = p.last["detail"]
+        last = _position_row(0, *p.last)["detail"]
         out["last_fix"] = {
             k: last.get(k)
             for k in ("event_id", "occurred_at", "lat", "lon", "accuracy_m", "level", "implausible")
             if last.get(k) is not None
         }
     return out
+
+
+def _position_row(
+    alarm_id: int, fix: _Fix, detail: dict[str, Any], what: str, **more: Any
+) -> dict[str, Any]:
+    """The timeline row of a fix on an open alarm (action "position")."""
+    assert fix.ev.position is not None
+    entry = {
+        **detail,
+        "event_id": fix.ev.event_id,
+        "occurred_at": fix.at.isoformat(),
+        "lat": fix.ev.position.lat,
+        "lon": fix.ev.position.lon,
+        "accuracy_m": fix.ev.position.accuracy_m,
+        "late": fix.late,
+        **more,
+    }
+    if what == "exit":
+        entry["exit"] = True
+    elif what == "reentry":
+        entry["reentry"] = True
+    elif what == "implausible":
+        entry.update(implausible=True, implied_speed_kmh=fix.implausible_kmh)
+    return _log_row(alarm_id, fix, entry)
 
 
 def _log_row(alarm_id: int, fix: _Fix, detail: dict[str, Any]) -> dict[str, Any]:
