@@ -37,7 +37,7 @@ from typing import Any, cast
 from sqlalchemy import Select, Table, and_, case, func, or_, select, update
 
 from aware import metrics
-from aware.adapters.notify import Notifier, NotSent
+from aware.adapters.notify import REQUEST_TIMEOUT_S, Notifier, NotSent
 from aware.alarms import escalation as esc
 from aware.alarms.models import Alarm
 from aware.alarms.phone import gather_twiml
@@ -143,6 +143,7 @@ class Escalator:
         workers: int = WORKERS,
         device_cap: int = DEVICE_CAP,
         poll_interval_s: float = POLL_INTERVAL_S,
+        send_lease_s: float | None = None,
     ):
         self.sessions = sessions
         self.notifier = notifier
@@ -154,6 +155,7 @@ class Escalator:
         self.workers = workers
         self.device_cap = device_cap
         self.poll_interval_s = poll_interval_s
+        self.send_lease_s = send_lease_s  # None: from the retries and the request timeout
         self._cond = threading.Condition()
         self._order = itertools.count()
         # Local timers: (due, order, job); a timer whose order is no longer the alarm's current
@@ -391,24 +393,52 @@ class Escalator:
                         .values(victim_sms_claimed_at=now),
                     )
             fired, token = alarm.escalations_fired, alarm.escalation_token
+            sending, planned = alarm.escalation_sending, alarm.escalation_next_at
             firing: esc.Firing | None = None
             next_at: dt.datetime | None = None
-            chain = self.default_chain
-            if esc.should_fire(alarm.status, token, token or ""):
+            resend = False
+            escalating = esc.should_fire(alarm.status, token, token or "")
+            if escalating and sending is not None:
+                if planned is None or planned > now:
+                    session.commit()  # keeps the victim claim; a live process is sending
+                    return self._victim_then(alarm_id, victim, phone, None)
+                # The process that claimed this firing died before recording it: send it.
+                chain = self._chain(alarm.escalation)
+                firing = esc.next_firing(chain, alarm.received_at, sending)
+                following = esc.next_firing(chain, alarm.received_at, fired)
+                next_at = following.at if following is not None else None
+                resend = firing is not None
+            elif escalating:
                 chain = self._chain(alarm.escalation)
                 firing, next_at = esc.due_firing(chain, alarm.received_at, fired, now)
             text = _message(alarm)
             claimed = False
             same = [_ALARMS.c.id == alarm_id, _ALARMS.c.escalations_fired == fired]
             if firing is not None:
-                # Of several processes finding this firing due, exactly one sends.
-                claimed = _claim(
-                    session,
+                # Of several processes finding this firing due, exactly one sends; until it has
+                # recorded the outcome, escalation_next_at is its lease.
+                lease = now + dt.timedelta(seconds=self._lease_s(firing))
+                mine = _ALARMS.c.escalation_token == token
+                claim = (
                     update(_ALARMS)
-                    .where(*same, _ALARMS.c.status == "open", _ALARMS.c.escalation_token == token)
-                    .values(escalations_fired=firing.number + 1, escalation_next_at=next_at),
+                    .where(
+                        *same,
+                        mine,
+                        _ALARMS.c.escalation_sending == sending,
+                        _ALARMS.c.escalation_next_at == planned,
+                    )
+                    .values(escalation_next_at=lease)
+                    if resend
+                    else update(_ALARMS)
+                    .where(*same, mine, _ALARMS.c.status == "open")
+                    .values(
+                        escalations_fired=firing.number + 1,
+                        escalation_sending=firing.number,
+                        escalation_next_at=lease,
+                    )
                 )
-            elif alarm.escalation_next_at != next_at:
+                claimed = _claim(session, claim)
+            elif planned != next_at:
                 # Plan the exact time (or nothing more), unless the alarm changed meanwhile.
                 guard = (
                     _ALARMS.c.escalation_token == token
@@ -419,14 +449,30 @@ class Escalator:
                     update(_ALARMS).where(*same, guard).values(escalation_next_at=next_at)
                 )
             session.commit()
-        if victim:
-            self._notify_victim(alarm_id, phone)
         if firing is None:
-            return next_at
+            return self._victim_then(alarm_id, victim, phone, next_at)
+        self._victim_then(alarm_id, victim, phone, None)
         if not claimed:
             return None  # another process sent it and holds what follows
-        self._escalate(alarm_id, firing, firing.number - fired, text, token)
+        skipped = 0 if resend else firing.number - fired
+        self._escalate(alarm_id, firing, skipped, text, token, next_at, resend)
         return next_at
+
+    def _victim_then(
+        self, alarm_id: int, victim: bool, phone: str | None, then: dt.datetime | None
+    ) -> dt.datetime | None:
+        if victim:
+            self._notify_victim(alarm_id, phone)
+        return then
+
+    def _lease_s(self, firing: esc.Firing) -> float:
+        """How long a firing's sends may take, every retry and timeout included: a claim older
+        than this means its sender died."""
+        if self.send_lease_s is not None:
+            return self.send_lease_s
+        attempts = 1 + len(self.retry_delays_s)
+        per_send = attempts * REQUEST_TIMEOUT_S + sum(self.retry_delays_s)
+        return 30.0 + max(1, len(firing.to) * len(firing.channels)) * per_send
 
     def _chain(self, data: dict[str, Any] | None) -> esc.Chain:
         try:
@@ -435,23 +481,38 @@ class Escalator:
             return self.default_chain
 
     def _escalate(
-        self, alarm_id: int, firing: esc.Firing, skipped: int, text: str, token: str | None
+        self,
+        alarm_id: int,
+        firing: esc.Firing,
+        skipped: int,
+        text: str,
+        token: str | None,
+        next_at: dt.datetime | None,
+        resend: bool,
     ) -> None:
         outcomes = self._send(firing, text, alarm_id)
-        if skipped:
-            for _, detail in outcomes:
+        for _, detail in outcomes:
+            if skipped:
                 detail["skipped"] = skipped  # missed repeats sent once, as this one
+            if resend:
+                detail["resent"] = True  # its first sender died before recording it
         metrics.count_escalations(outcomes)
         with self.sessions() as session:
             alarm = session.execute(
                 select(Alarm).where(Alarm.id == alarm_id).with_for_update()
             ).scalar_one()
             if alarm.escalation_token != token:
-                session.rollback()  # acknowledged while we were sending: record nothing more
+                # Acknowledged while we were sending: record nothing more.
+                alarm.escalation_sending = None
+                session.commit()
                 return
             now = self.clock()
             for action, detail in outcomes:
                 log_entry(session, alarm_id, action, SYSTEM, now, detail)
+            if alarm.escalation_sending == firing.number:
+                # Done: the lease ends, the next firing is what falls due.
+                alarm.escalation_sending = None
+                alarm.escalation_next_at = next_at
             alarm.escalation_status = outcome_status(outcomes)
             alarm.seq = next_seq(session.connection())
             (published,) = alarm_dicts(session.connection(), [alarm], now)

@@ -2,6 +2,8 @@
 
 - alarms.escalation_next_at (indexed): when escalation work on the alarm next falls due, so any
   live process (each `aware serve`, `aware scheduler`) finds and claims it, whoever raised it;
+- alarms.escalation_sending: the firing a process claimed and is sending; escalation_next_at is
+  then its send lease, so a firing whose sender died mid-send is sent by another process;
 - alarms.victim_sms_claimed_at: the victim's text about an approach alarm is claimed here
   before it is sent, so two processes never text her twice.
 
@@ -35,6 +37,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("victim_sms_claimed_at", sa.DateTime(timezone=True), nullable=True)
         )
+        batch_op.add_column(sa.Column("escalation_sending", sa.Integer(), nullable=True))
         batch_op.create_index("ix_alarms_escalation_next_at", ["escalation_next_at"], unique=False)
     op.execute(
         "UPDATE alarms SET escalation_next_at = received_at "
@@ -55,5 +58,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("alarms", schema=None) as batch_op:
         batch_op.drop_index("ix_alarms_escalation_next_at")
+        batch_op.drop_column("escalation_sending")
         batch_op.drop_column("victim_sms_claimed_at")
         batch_op.drop_column("escalation_next_at")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 import time
@@ -175,8 +176,8 @@ def durable(fresh_db_url):
     made: list[Escalator] = []
     inner = RecordingPublisher()
 
-    def escalator(**kw):
-        notifier = TwilioNotifier(
+    def escalator(notifier=None, **kw):
+        notifier = notifier or TwilioNotifier(
             standin.account_sid, standin.auth_token, "+3197010203040", base_url=standin.base_url
         )
         chain = esc.default_chain(600, [PHONE])
@@ -296,8 +297,10 @@ def test_due_time_is_kept_in_the_database_planned_moved_on_and_cleared(durable):
     assert wait_until(lambda: durable.row(alarm_id).escalation_next_at != raised)
     assert durable.row(alarm_id).escalation_next_at == raised + dt.timedelta(seconds=0.6)
     assert wait_until(lambda: durable.row(alarm_id).escalations_fired == 1)
-    # Claimed: the next firing (the first repeat, 10 s later) is what is due now.
-    assert durable.row(alarm_id).escalation_next_at == raised + dt.timedelta(seconds=10.6)
+    # Sent and recorded: the next firing (the first repeat, 10 s later) is what falls due.
+    following = raised + dt.timedelta(seconds=10.6)
+    assert wait_until(lambda: durable.row(alarm_id).escalation_next_at == following)
+    assert durable.row(alarm_id).escalation_sending is None
     with durable.sessions() as s:
         alarm_services.acknowledge(
             s, alarm_id, alarm_services.Actor("user", "1", "anna"), utcnow(), RecordingPublisher()
@@ -355,6 +358,59 @@ def test_missed_repeats_are_sent_once_not_all_at_once(durable):
     ]
     # The next repeat (firing 5, at 45 s) is planned, not sent early.
     assert durable.row(alarm_id).escalation_next_at > utcnow() - dt.timedelta(seconds=1)
+
+
+class Died(BaseException):
+    """The sending process is gone (nothing after the claim runs)."""
+
+
+class DiesWhileSending:
+    """A notifier whose process dies in the middle of a send (once `gone` is set)."""
+
+    configured = True
+
+    def __init__(self) -> None:
+        self.gone = threading.Event()
+
+    def send_sms(self, to: str, body: str) -> str:
+        self.gone.wait(20)
+        raise Died
+
+    def call(self, to: str, twiml: str, status_callback: str | None = None) -> str:
+        self.gone.wait(20)
+        raise Died
+
+
+def test_a_firing_whose_sender_died_mid_send_is_sent_by_another_process(durable):
+    alarm_id = durable.alarm(after_s=0, received_at=utcnow() - dt.timedelta(seconds=1))
+    notifier = DiesWhileSending()
+    dying = durable.escalator(notifier=notifier, send_lease_s=1.5)
+
+    def run() -> None:
+        # The process is gone: nothing it would do after the send happens.
+        with contextlib.suppress(Died):
+            dying.handle(alarm_id)
+
+    sender = threading.Thread(target=run)
+    sender.start()
+    assert wait_until(lambda: durable.row(alarm_id).escalation_sending == 0)  # claimed
+    claimed = time.time()
+    durable.escalator(send_lease_s=1.5).start()
+    # While the claim's lease runs, the other process leaves it alone (control); after it,
+    # it sends the firing itself, once.
+    assert wait_until(lambda: durable.sent(PHONE), timeout=5)
+    waited = durable.sent(PHONE)[0]["at"] - claimed
+    assert 1.4 <= waited <= 1.5 + 1.5, waited
+    notifier.gone.set()
+    sender.join(10)
+    assert wait_until(lambda: durable.row(alarm_id).escalation_sending is None)
+    escalated = [d for a, d in durable.timeline(alarm_id) if a == "escalated"]
+    assert sorted((d["channel"], d["firing"], d["resent"]) for d in escalated) == [
+        ("sms", 0, True),
+        ("voice", 0, True),
+    ]
+    assert len(durable.sent(PHONE)) == 1
+    assert durable.row(alarm_id).escalations_fired == 1
 
 
 def test_two_processes_handling_the_same_alarms_at_once_send_each_firing_once(durable):
