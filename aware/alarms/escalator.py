@@ -13,7 +13,9 @@ and `aware scheduler`) runs an Escalator:
   from NULL; a firing: `escalations_fired` n -> n+1 and `escalation_next_at` moved on, only while
   the alarm is open with the same token) or plans the exact due time, and sends only what it
   claimed, outside any transaction, retrying with backoff. Whoever claims sends; the others do
-  nothing. A crash between claim and send loses that one text or call, never the chain;
+  nothing. Until the outcome is recorded, `escalation_next_at` is the sender's lease
+  (`escalation_sending` names the firing): if the sender dies mid-send, another process sends
+  that firing once the lease has run out (at least once, never lost);
 - work runs on WORKERS threads, highest priority then oldest alarm first, with at most
   DEVICE_CAP alarms of one device in flight: a flood from one tracker never holds up another
   device's SOS.
