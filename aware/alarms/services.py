@@ -10,14 +10,26 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import JSON, Connection, Table, bindparam, func, insert, literal, select, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Connection,
+    Integer,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from aware.adapters.realtime import Publisher
 from aware.alarms import rules
 from aware.alarms.models import Alarm, AlarmLogEntry, Counter, EscalationChain
 from aware.alarms.schemas import alarm_to_dict
-from aware.db import Prepared
+from aware.db import Prepared, UTCDateTime
 from aware.devices.models import Device
 from aware.risk.models import BanWatch
 from aware.risk.summary import case_summaries
@@ -353,34 +365,100 @@ def active_alarms(session: Session) -> list[Alarm]:
 # --------------------------------------------------------------------------------------------
 
 _LOG = cast(Table, AlarmLogEntry.__table__)
+_DEVICES = cast(Table, Device.__table__)
 # Every status and priority an alarm can have: spelled out so the count below can use the
 # (status, priority, received_at) index (alarms have no device index; see StormGate).
 _STATUSES = tuple(s.value for s in rules.Status)
 _PRIORITIES = tuple(sorted(set(rules.PRIORITY.values()) | {1}))
 
 
-def _recent_and_storm(device_id: int, since: dt.datetime, rate: int) -> Any:
-    a = _ALARMS.c
+def _intake_read() -> Any:
+    """The intake transaction's first statement: lock the device row and read its last stored
+    fix, how many alarms it raised in the storm window (bounded by the rate: the count uses
+    the status/priority/received_at index), and its open storm alarm, in one round trip."""
+    a, d = _ALARMS.c, _DEVICES.c
+    device = bindparam("device_id", type_=BigInteger())
     recent = (
         select(literal(1))
         .where(
             a.status.in_(_STATUSES),
             a.priority.in_(_PRIORITIES),
-            a.received_at > since,
-            a.device_id == device_id,
+            a.received_at > bindparam("since", type_=UTCDateTime()),
+            a.device_id == device,
             a.type != rules.STORM,
         )
-        .limit(rate)
+        .limit(bindparam("rate", type_=Integer()))
         .subquery()
     )
+    count = select(func.count()).select_from(recent).scalar_subquery()
     storm = (
         select(a.id)
-        .where(a.status == rules.Status.OPEN.value, a.device_id == device_id, a.type == rules.STORM)
+        .where(
+            a.status == rules.Status.OPEN.value,
+            # A storm is never less urgent than a storm: a narrower range of the index.
+            a.priority <= rules.priority_for(rules.STORM),
+            a.device_id == device,
+            a.type == rules.STORM,
+        )
         .order_by(a.id.desc())
         .limit(1)
         .scalar_subquery()
     )
-    return select(select(func.count()).select_from(recent).scalar_subquery(), storm)
+    return (
+        select(d.last_lat, d.last_lon, d.last_accuracy_m, d.last_position_at, count, storm)
+        .where(d.id == device)
+        .with_for_update(of=_DEVICES)
+    )
+
+
+# Built once (its compiled form is cached): on the alarm path, building it cost more than
+# running it.
+_INTAKE_READ = _intake_read()
+
+
+@dataclass(frozen=True)
+class LastFix:
+    """A device's newest stored fix (devices.last_*)."""
+
+    lat: float
+    lon: float
+    accuracy_m: float | None
+    at: dt.datetime
+
+
+@dataclass
+class IntakeContext:
+    """What an intake transaction reads before it writes: the device's last stored fix before
+    this request (what the first new fix's speed is measured from) and its storm gate."""
+
+    last_fix: LastFix | None
+    gate: StormGate
+
+
+def intake_context(
+    conn: Connection,
+    device_id: int,
+    now: dt.datetime,
+    rate: int = rules.DEFAULT_DEVICE_ALARM_RATE,
+    default_escalation: dict[str, Any] | None = None,
+    *,
+    read: bool = True,
+) -> IntakeContext:
+    """Lock the device row and read what intake decides on, in one statement (`read`: the
+    request holds a position or an alarm event; without, nothing is read)."""
+    gate = StormGate(conn, device_id, now, rate, default_escalation)
+    if not read:
+        return IntakeContext(None, gate)
+    since = now - dt.timedelta(seconds=rules.STORM_WINDOW_S)
+    row = conn.execute(
+        _INTAKE_READ, {"device_id": device_id, "since": since, "rate": gate.rate}
+    ).one_or_none()
+    if row is None:
+        return IntakeContext(None, gate)  # no such device: intake refuses it next
+    lat, lon, accuracy_m, at, recent, storm_id = row
+    gate.preload(int(recent), storm_id)
+    last = LastFix(lat, lon, accuracy_m, at) if None not in (lat, lon, at) else None
+    return IntakeContext(last, gate)
 
 
 class StormGate:
@@ -394,9 +472,8 @@ class StormGate:
     commit: it writes what was folded into a storm alarm that already existed, and returns
     those alarms' ids (to publish as `alarm.updated`).
 
-    Cheap on the intake path: one statement (a count bounded by `rate`, on the status/priority/
-    received_at index, plus the open storm's id) on the first alarm of a transaction; the storm
-    row is read only when the device has one open.
+    Cheap on the intake path: what it decides on comes with the intake transaction's first
+    statement (`intake_context`); the storm row is read only when the device has one open.
     """
 
     def __init__(
@@ -421,10 +498,14 @@ class StormGate:
 
     def _load(self) -> None:
         since = self.now - dt.timedelta(seconds=rules.STORM_WINDOW_S)
-        ((recent, storm_id),) = self.conn.execute(
-            _recent_and_storm(self.device_id, since, self.rate)
-        ).all()
-        self._recent = int(recent)
+        row = self.conn.execute(
+            _INTAKE_READ, {"device_id": self.device_id, "since": since, "rate": self.rate}
+        ).one_or_none()
+        self.preload(int(row[4]) if row else 0, row[5] if row else None)
+
+    def preload(self, recent: int, storm_id: int | None) -> None:
+        """Take what `intake_context` read: alarms in the window and the open storm's id."""
+        self._recent = recent
         if storm_id is not None:
             row = self.conn.execute(select(_ALARMS).where(_ALARMS.c.id == storm_id)).one()
             self._storm = SimpleNamespace(**row._mapping)

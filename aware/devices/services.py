@@ -23,12 +23,11 @@ from sqlalchemy.orm import Session
 from aware.adapters.realtime import Publisher
 from aware.alarms import rules
 from aware.alarms.models import Alarm, AlarmLogEntry
-from aware.alarms.services import StormGate, alarm_dicts
+from aware.alarms.services import IntakeContext, StormGate, alarm_dicts, intake_context
 from aware.db import Prepared, UTCDateTime
 from aware.devices import intake
 from aware.devices.models import Device, DeviceEvent
 from aware.devices.schemas import EventIn
-from aware.risk.checks import last_stored_fix
 from aware.risk.models import CaseDevice
 from aware.security import hash_token, new_token
 
@@ -80,11 +79,12 @@ def authenticate(session: Session, token: str) -> Device | None:
     ).scalar_one_or_none()
 
 
-# (conn, case_id, device_id, new events, now, default escalation chain data, the device's
-# last stored fix before the request: risk.checks.PreviousFix or None)
+# (conn, case_id, device_id, new events, now, default escalation chain data, what intake read
+# first: alarms.services.IntakeContext, the device's last fix before the request and its storm
+# gate)
 #   -> (new alarms, ids of alarms updated)
 BanChecks = Callable[
-    [Connection, int, int, list[EventIn], dt.datetime, dict[str, Any] | None, Any],
+    [Connection, int, int, list[EventIn], dt.datetime, dict[str, Any] | None, IntakeContext],
     tuple[list[Any], set[int]],
 ]
 
@@ -237,7 +237,9 @@ def ingest(
     if not events:
         return IngestResult(0, 0, [], rejected=judged.rejected)
     conn = session.connection()
-    previous_fix = last_stored_fix(conn, device_id)  # before this request's (plausibility)
+    context = intake_context(  # the first lock; the last fix before this request's own
+        conn, device_id, now, device_alarm_rate, default_escalation, read=_decides(events)
+    )
     touched = _PREPARED_TOUCH.execute(conn, _device_params(device_id, events, now))
     if not touched:
         session.rollback()
@@ -274,15 +276,13 @@ def ingest(
 
     link = _PREPARED_LINK.execute(conn, {"device_id": device_id})
     case_id, role = link[0] if link else (None, None)
-    own = _raise_alarms(
-        conn, device, case_id, new_events, inserted, now, default_escalation, device_alarm_rate
-    )
+    own = _raise_alarms(conn, device, case_id, new_events, inserted, now, context.gate)
     _mark_repairs(conn, own, extras, now)
     new_alarms = [a for a in own if a.is_new]
     updated: set[int] = {a.id for a in own if not a.is_new}  # storm alarms folded into
     if ban_checks is not None and role == "perpetrator" and case_id is not None and new_events:
         raised, changed_by_bans = ban_checks(
-            conn, case_id, device_id, new_events, now, default_escalation, previous_fix
+            conn, case_id, device_id, new_events, now, default_escalation, context
         )
         new_alarms += raised
         updated |= changed_by_bans
@@ -364,6 +364,12 @@ def _mark_repairs(
         alarm.detail = detail
 
 
+def _decides(events: list[EventIn]) -> bool:
+    """Whether intake must read the device's last fix and alarm rate first (a position to judge
+    or an alarm to raise; not for heartbeats)."""
+    return any(ev.position is not None or ev.type in rules.EVENT_ALARM_TYPES for ev in events)
+
+
 def _raise_alarms(
     conn: Connection,
     device: _Device,
@@ -371,13 +377,12 @@ def _raise_alarms(
     events: list[EventIn],
     pks: dict[str, int],
     now: dt.datetime,
-    default_escalation: dict[str, Any] | None,
-    device_alarm_rate: int = rules.DEFAULT_DEVICE_ALARM_RATE,
+    gate: StormGate,
 ) -> list[SimpleNamespace]:
     """Insert the alarms of new alarm events; returns them as plain records (no ORM state: this
     is the alarm path). The alarm row is the record of its raising (see alarms.services.get).
 
-    Past the device's alarm rate, alarms are folded into its storm alarm (StormGate): the storm
+    Past the device's alarm rate, alarms are folded into its storm alarm (`gate`): the storm
     alarm is returned once, `is_new` False when it existed before this request (publish it as
     alarm.updated). Every returned record has `is_new`."""
     alarm_events = [ev for ev in events if ev.type in rules.EVENT_ALARM_TYPES]
@@ -385,7 +390,6 @@ def _raise_alarms(
         return []
     # Oldest press first, so seq follows what happened on the device.
     alarm_events.sort(key=lambda e: e.occurred_at)
-    gate = StormGate(conn, device.id, now, device_alarm_rate, default_escalation)
     alarms: dict[int, SimpleNamespace] = {}
     for ev in alarm_events:
         occurred = ev.occurred_at.astimezone(dt.UTC)

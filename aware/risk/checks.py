@@ -26,9 +26,8 @@ from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select,
 
 from aware.alarms import rules as alarm_rules
 from aware.alarms.models import Alarm, AlarmLogEntry
-from aware.alarms.services import StormGate, next_seq
+from aware.alarms.services import IntakeContext, LastFix, StormGate, next_seq
 from aware.crypto import DataKeyError
-from aware.db import Prepared
 from aware.devices.models import Device
 from aware.devices.schemas import EventIn
 from aware.risk import geometry
@@ -67,16 +66,6 @@ class CheckResult:
     implausible: dict[str, float] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class PreviousFix:
-    """The device's newest stored fix before this request (devices.last_*)."""
-
-    lat: float
-    lon: float
-    accuracy_m: float | None
-    at: dt.datetime
-
-
 def ban_checks_for(cache: BanCache, settings: CheckSettings) -> Any:
     """The `ban_checks` callable that intake takes (see devices.services.ingest)."""
 
@@ -87,10 +76,10 @@ def ban_checks_for(cache: BanCache, settings: CheckSettings) -> Any:
         events: list[EventIn],
         now: dt.datetime,
         default_escalation: dict[str, Any] | None = None,
-        previous_fix: PreviousFix | None = None,
+        context: IntakeContext | None = None,
     ) -> tuple[list[SimpleNamespace], set[int]]:
         result = check_positions(
-            conn, cache, case_id, device_id, events, now, settings, default_escalation, previous_fix
+            conn, cache, case_id, device_id, events, now, settings, default_escalation, context
         )
         return result.new_alarms, result.updated_alarm_ids
 
@@ -133,13 +122,14 @@ def check_positions(
     now: dt.datetime,
     settings: CheckSettings,
     default_escalation: dict[str, Any] | None = None,
-    previous_fix: PreviousFix | None = None,
+    context: IntakeContext | None = None,
 ) -> CheckResult:
     """Judge a perpetrator tracker's new fixes (oldest first) against the bans valid then.
 
     Alarms raised get the chain in force for their type (`default_escalation` unless an admin
-    set one; see alarms.services.insert_alarm). `previous_fix` is the device's newest stored
-    fix before this request: the first fix's speed is measured from it."""
+    set one; see alarms.services.insert_alarm). `context` is what intake read first: the
+    device's newest stored fix before this request (the first fix's speed is measured from it)
+    and its storm gate, which the request's own alarms went through already."""
     result = CheckResult()
     fixes = sorted((e for e in events if e.position is not None), key=lambda e: e.occurred_at)
     if not fixes:
@@ -151,7 +141,7 @@ def check_positions(
     accuracies = [(e.position.accuracy_m or 0.0) if e.position else 0.0 for e in fixes]
     epoch = fixes[0].occurred_at
     speeds = geometry.implausible_speeds(
-        _timed(previous_fix),
+        _timed(context.last_fix if context else None),
         np.fromiter((p[0] for p in points), float, len(points)),
         np.fromiter((p[1] for p in points), float, len(points)),
         np.array(accuracies, dtype=float),
@@ -172,9 +162,12 @@ def check_positions(
         for w in conn.execute(select(_WATCHES).where(_WATCHES.c.ban_id.in_([b.id for b in bans])))
     }
     before = dict(watches)
-    book = _Book(
-        conn, StormGate(conn, device_id, now, settings.device_alarm_rate, default_escalation)
+    gate = (
+        context.gate
+        if context is not None
+        else StormGate(conn, device_id, now, settings.device_alarm_rate, default_escalation)
     )
+    book = _Book(conn, gate)
     _forget_resolved(book, watches)
     zone_verdicts = geometry.judge_zones_batch(points, accuracies, index)
     contact = [b for b in bans if b.kind == "contact"]
@@ -296,33 +289,12 @@ def check_positions(
     return result
 
 
-def _timed(fix: PreviousFix | None) -> geometry.TimedFix | None:
+def _timed(fix: LastFix | None) -> geometry.TimedFix | None:
     if fix is None:
         return None
     return geometry.TimedFix(
         geometry.to_rd(fix.lon, fix.lat), fix.accuracy_m or 0.0, fix.at.astimezone(dt.UTC)
     )
-
-
-_d = _DEVICES.c
-_PREPARED_LAST_FIX = Prepared(
-    select(_d.last_lat, _d.last_lon, _d.last_accuracy_m, _d.last_position_at)
-    .where(_d.id == bindparam("device_id"))
-    .with_for_update(),
-    returning=(_d.last_lat, _d.last_lon, _d.last_accuracy_m, _d.last_position_at),
-)
-
-
-def last_stored_fix(conn: Connection, device_id: int) -> PreviousFix | None:
-    """The device's newest stored fix, locking its row (the intake transaction's first lock:
-    read before intake applies the request's own fixes)."""
-    rows = _PREPARED_LAST_FIX.execute(conn, {"device_id": device_id})
-    if not rows:
-        return None
-    lat, lon, accuracy_m, at = rows[0]
-    if lat is None or lon is None or at is None:
-        return None
-    return PreviousFix(lat, lon, accuracy_m, at)
 
 
 # Merge {"implausible": true, "implied_speed_kmh": n} into the extra of many events of one device
