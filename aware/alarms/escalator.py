@@ -44,6 +44,7 @@ from aware.alarms import escalation as esc
 from aware.alarms.models import Alarm
 from aware.alarms.phone import gather_twiml
 from aware.alarms.services import Actor, alarm_dicts, log_entry, next_seq
+from aware.devices.deferred import reader_sessions
 from aware.risk.models import Case
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,7 @@ class Escalator:
         self._threads: list[threading.Thread] = []
         self._poller: threading.Thread | None = None
         self._stop = threading.Event()
+        self._reader: Callable[[], Any] | None = None
 
     # --- arming and finding work ---------------------------------------------------------
 
@@ -236,7 +238,7 @@ class Escalator:
         """One look in the database: queue every due alarm this process holds nothing for.
         Returns how many were queued."""
         now = self.clock()
-        with self.sessions() as session:
+        with self._readers()() as session:
             rows = session.execute(due_alarms_query(now)).all()
             session.rollback()
         queued = 0
@@ -250,6 +252,18 @@ class Escalator:
         if queued:
             self._ensure_threads()
         return queued
+
+    def _readers(self) -> Callable[[], Any]:
+        # On SQLite every session of the app begins IMMEDIATE (the write lock): the poll reads
+        # on a connection of its own instead, so it never holds up intake.
+        if self._reader is None:
+            bind = getattr(self.sessions, "kw", {}).get("bind")
+            self._reader = (
+                reader_sessions(bind, cast(Any, self.sessions))
+                if bind is not None
+                else self.sessions
+            )
+        return self._reader
 
     def rearm(self) -> int:
         """After a (re)start: take on every due alarm now (the poller does so from then on)."""
@@ -271,6 +285,10 @@ class Escalator:
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
+        if self._reader is not None and self._reader is not self.sessions:
+            bind = getattr(self._reader, "kw", {}).get("bind")
+            if bind is not None:
+                bind.dispose()  # the poll's own SQLite connection
 
     def _ensure_threads(self) -> None:
         with self._cond:
