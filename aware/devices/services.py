@@ -130,6 +130,8 @@ class IngestResult:
     new_alarms: list[dict[str, Any]] = field(default_factory=list)
     # Events not stored, by their index in the `events` given.
     rejected: list[intake.Rejected] = field(default_factory=list)
+    # A perpetrator's tracker in a case: its positions were judged against the case's bans.
+    judged_against_bans: bool = False
 
 
 _EVENTS = cast(Table, DeviceEvent.__table__)
@@ -327,6 +329,7 @@ def ingest(
         alarm_ids=sorted(alarm_ids),
         new_alarms=published,
         rejected=judged.rejected,
+        judged_against_bans=role == "perpetrator" and case_id is not None,
     )
 
 

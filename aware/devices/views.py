@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 from flask import Blueprint, current_app, g, request
@@ -191,6 +192,8 @@ def _store(
     rejected.sort(key=lambda r: r.index)
     if result is None or result.accepted + result.duplicates == 0:
         raise _nothing_usable(rejected, source, batch)
+    if result.judged_against_bans:
+        _hold_tracker_answer()
     # The shape of IngestOut (documented in the OpenAPI); built directly on the alarm path.
     return {
         "accepted": result.accepted,
@@ -198,6 +201,26 @@ def _store(
         "rejected": [r.as_dict() for r in rejected],
         "alarm_ids": result.alarm_ids,
     }
+
+
+# A perpetrator tracker's answer is not given before this long after the request came in, so
+# its time does not tell whether the fix was near the victim (judging a fix inside a ban writes
+# to the alarm's timeline; one far away writes nothing). Everything is committed and every new
+# alarm published before the wait: only the tracker's own answer waits. Flask config
+# AWARE_TRACKER_ANSWER_FLOOR_S overrides it (0 turns it off; the testing environment's default).
+TRACKER_ANSWER_FLOOR_S = 0.04
+
+
+def _hold_tracker_answer() -> None:
+    floor = current_app.config.get("AWARE_TRACKER_ANSWER_FLOOR_S")
+    if floor is None:
+        floor = 0.0 if state().settings.env == "testing" else TRACKER_ANSWER_FLOOR_S
+    started = g.get("t0")
+    if not floor or started is None:
+        return
+    left = started + float(floor) - time.perf_counter()
+    if left > 0:
+        time.sleep(left)
 
 
 def _nothing_usable(rejected: list[intake.Rejected], source: str, batch: bool) -> ApiError:

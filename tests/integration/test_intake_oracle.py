@@ -4,6 +4,7 @@ phone) is told the same near the victim as far from her (SQLite and PostgreSQL).
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import pytest
@@ -116,3 +117,27 @@ def test_console_updates_of_a_near_fix_are_published_after_the_answer(
     name, pushed = publisher.events[-1]
     assert name == "alarm.updated" and pushed["id"] == violation["id"]
     assert pushed["seq"] >= violation["seq"]
+
+
+def test_a_trackers_answer_waits_for_the_floor_and_a_victims_does_not(
+    app, client, dispatcher, tokens, publisher, monkeypatch
+):
+    """What is left of the near/far difference (the timeline row a near fix writes) is hidden
+    by holding a tracker's answer to a floor; alarms are committed and published before it."""
+    from aware.devices import views
+
+    floor = 0.3
+    app.config["AWARE_TRACKER_ANSWER_FLOOR_S"] = floor
+    held: list[str] = []
+    real_hold = views._hold_tracker_answer
+    monkeypatch.setattr(views, "_hold_tracker_answer", lambda: (held.append("x"), real_hold()))
+    client.post("/api/v1/ingest", headers=bearer(tokens["victim"]), json=fix("v1", CENTRE))
+    client.post("/api/v1/ingest", headers=bearer(tokens["victim"]), json=fix("v2", CENTRE, "sos"))
+    assert held == []  # a victim's alarm is never held up
+    for event_id, spot in (("near", east(100)), ("far", east(5000))):
+        t0 = time.perf_counter()
+        status, _, _ = answer(client, tokens["perpetrator"], fix(event_id, spot))
+        assert status == 202 and time.perf_counter() - t0 >= floor
+    assert held == ["x", "x"]
+    # The violation was on its way to dispatch before the answer was let go.
+    assert "proximity_violation" in [p["type"] for n, p in publisher.events if n == "alarm.new"]
