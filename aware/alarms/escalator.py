@@ -64,6 +64,9 @@ WORKERS = 8  # sends (with their retries) in flight at once in one process
 DEVICE_CAP = 2  # ... of which at most this many for the alarms of one device
 POLL_PER_DEVICE = 16  # due alarms one poll takes from one device (the rest: later polls)
 POLL_LIMIT = 1000
+# A firing is claimed this long before it falls due (then sent on the dot): waiting for the
+# database (SQLite's write lock under an intake flood) happens before the due time, not after.
+LEAD_S = 0.5
 _PHONE_LIKE = re.compile(r"\+?\d[\d ()-]{6,}\d")
 _ALARMS = cast(Table, Alarm.__table__)
 
@@ -147,6 +150,7 @@ class Escalator:
         device_cap: int = DEVICE_CAP,
         poll_interval_s: float = POLL_INTERVAL_S,
         send_lease_s: float | None = None,
+        lead_s: float = LEAD_S,
     ):
         self.sessions = sessions
         self.notifier = notifier
@@ -159,6 +163,7 @@ class Escalator:
         self.device_cap = device_cap
         self.poll_interval_s = poll_interval_s
         self.send_lease_s = send_lease_s  # None: from the retries and the request timeout
+        self.lead = dt.timedelta(seconds=lead_s)
         self._cond = threading.Condition()
         self._order = itertools.count()
         # Local timers: (due, order, job); a timer whose order is no longer the alarm's current
@@ -221,7 +226,7 @@ class Escalator:
         if victim:
             at = now  # whether she opted in is read on a worker, never on intake's thread
         elif due is not None:
-            at = _parse_time(due)
+            at = _parse_time(due) - self.lead
         else:
             at = now  # never escalates: a worker clears its due time
         received = alarm.get("received_at")
@@ -239,7 +244,7 @@ class Escalator:
         Returns how many were queued."""
         now = self.clock()
         with self._readers()() as session:
-            rows = session.execute(due_alarms_query(now)).all()
+            rows = session.execute(due_alarms_query(now + self.lead)).all()
             session.rollback()
         queued = 0
         with self._cond:
@@ -380,7 +385,7 @@ class Escalator:
                 if again is not None and not self._stop.is_set():
                     # What follows is escalation only: back in the device's lane.
                     follow = self._job(job.alarm_id, job.priority, job.received_at, job.device_id)
-                    self._arm_locked(follow, again)
+                    self._arm_locked(follow, again - self.lead)
                 self._cond.notify_all()
 
     # --- the work on one alarm -----------------------------------------------------------
@@ -430,7 +435,8 @@ class Escalator:
                 resend = firing is not None
             elif escalating:
                 chain = self._chain(alarm.escalation)
-                firing, next_at = esc.due_firing(chain, alarm.received_at, fired, now)
+                horizon = now + self.lead  # claimed a little early, sent on the dot
+                firing, next_at = esc.due_firing(chain, alarm.received_at, fired, horizon)
             text = _message(alarm)
             claimed = False
             same = [_ALARMS.c.id == alarm_id, _ALARMS.c.escalations_fired == fired]
@@ -478,6 +484,14 @@ class Escalator:
         self._escalate(alarm_id, firing, skipped, text, token, next_at, resend)
         return next_at
 
+    def _still_due(self, alarm_id: int, token: str | None) -> bool:
+        with self._readers()() as session:
+            current = session.scalar(
+                select(_ALARMS.c.escalation_token).where(_ALARMS.c.id == alarm_id)
+            )
+            session.rollback()
+        return current is not None and current == token
+
     def _victim_then(
         self, alarm_id: int, victim: bool, phone: str | None, then: dt.datetime | None
     ) -> dt.datetime | None:
@@ -510,7 +524,11 @@ class Escalator:
         next_at: dt.datetime | None,
         resend: bool,
     ) -> None:
-        outcomes = self._send(firing, text, alarm_id)
+        early = (firing.at - self.clock()).total_seconds()
+        if early > 0:
+            time.sleep(early)  # claimed ahead: never sent before it is due
+        # Acknowledged since the claim: nothing goes out (the record step below sees it).
+        outcomes = self._send(firing, text, alarm_id) if self._still_due(alarm_id, token) else []
         for _, detail in outcomes:
             if skipped:
                 detail["skipped"] = skipped  # missed repeats sent once, as this one

@@ -289,16 +289,16 @@ def handle_together(escalators, ids):
 
 def test_due_time_is_kept_in_the_database_planned_moved_on_and_cleared(durable):
     raised = utcnow()
-    alarm_id = durable.alarm(after_s=0.6, received_at=raised, repeats=2)
+    alarm_id = durable.alarm(after_s=1.5, received_at=raised, repeats=2)
     # A new alarm is due "now" (received_at): whoever looks first plans it.
     assert durable.row(alarm_id).escalation_next_at == raised
     e = durable.escalator()
     e.rearm()
     assert wait_until(lambda: durable.row(alarm_id).escalation_next_at != raised)
-    assert durable.row(alarm_id).escalation_next_at == raised + dt.timedelta(seconds=0.6)
+    assert durable.row(alarm_id).escalation_next_at == raised + dt.timedelta(seconds=1.5)
     assert wait_until(lambda: durable.row(alarm_id).escalations_fired == 1)
     # Sent and recorded: the next firing (the first repeat, 10 s later) is what falls due.
-    following = raised + dt.timedelta(seconds=10.6)
+    following = raised + dt.timedelta(seconds=11.5)
     assert wait_until(lambda: durable.row(alarm_id).escalation_next_at == following)
     assert durable.row(alarm_id).escalation_sending is None
     with durable.sessions() as s:
@@ -521,3 +521,25 @@ def test_a_flood_from_one_device_does_not_hold_up_another_devices_sos(durable, c
     )
     assert wait_until(lambda: len(durable.sent(FLOOD_PHONE)) == len(flood), timeout=30)
     assert wait_until(lambda: "escalated" in [a for a, _ in durable.timeline(sos)])
+
+
+def test_a_firing_claimed_ahead_is_sent_on_the_dot_and_not_after_an_acknowledgement(durable):
+    # Firings are claimed LEAD early (database waits happen before the due time) and sent on
+    # the dot. One acknowledged between its claim and its due time sends nothing.
+    raised = utcnow()
+    sent_id = durable.alarm(after_s=1.5, received_at=raised)
+    acked_id = durable.alarm(after_s=1.5, received_at=raised)
+    durable.escalator(lead_s=1.0).start()
+    assert wait_until(lambda: durable.row(acked_id).escalation_sending == 0, timeout=3)
+    assert utcnow() < raised + dt.timedelta(seconds=1.5)  # claimed before it was due
+    with durable.sessions() as s:
+        alarm_services.acknowledge(
+            s, acked_id, alarm_services.Actor("user", "1", "anna"), utcnow(), RecordingPublisher()
+        )
+    assert wait_until(lambda: durable.sent(PHONE), timeout=4)
+    time.sleep(0.8)
+    (sms,) = durable.sent(PHONE)
+    assert f"alarm {sent_id} " in sms["Body"]
+    assert sms["at"] >= raised.timestamp() + 1.5 - 0.01  # never before it was due
+    assert "escalated" not in [a for a, _ in durable.timeline(acked_id)]
+    assert durable.row(acked_id).escalation_sending is None
