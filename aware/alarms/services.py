@@ -433,6 +433,9 @@ class IntakeContext:
 
     last_fix: LastFix | None
     gate: StormGate
+    # Event id -> implied speed (km/h) of the request's fixes found implausible, once judged
+    # (risk.checks.judge_plausibility); None before.
+    implausible: dict[str, float] | None = None
 
 
 def intake_context(

@@ -28,6 +28,7 @@ from aware.db import Prepared, UTCDateTime
 from aware.devices import intake
 from aware.devices.models import Device, DeviceEvent
 from aware.devices.schemas import EventIn
+from aware.risk.checks import judge_plausibility
 from aware.risk.models import CaseDevice
 from aware.security import hash_token, new_token
 
@@ -242,6 +243,7 @@ def ingest(
     context = intake_context(  # the first lock; the last fix before this request's own
         conn, device_id, now, device_alarm_rate, default_escalation, read=_decides(events)
     )
+    extras = judge_plausibility(context, events, extras)  # stored marked, never raising
     touched = _PREPARED_TOUCH.execute(conn, _device_params(device_id, events, now))
     if not touched:
         session.rollback()

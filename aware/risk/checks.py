@@ -131,28 +131,19 @@ def check_positions(
     device's newest stored fix before this request (the first fix's speed is measured from it)
     and its storm gate, which the request's own alarms went through already."""
     result = CheckResult()
-    fixes = sorted((e for e in events if e.position is not None), key=lambda e: e.occurred_at)
+    fixes = _fixes(events)
     if not fixes:
         return result
     # The whole batch at once: one projection call and one tree query (up to 1000 fixes).
-    points = geometry.to_rd_many(
-        [e.position.lon for e in fixes if e.position], [e.position.lat for e in fixes if e.position]
-    )
-    accuracies = [(e.position.accuracy_m or 0.0) if e.position else 0.0 for e in fixes]
-    epoch = fixes[0].occurred_at
-    speeds = geometry.implausible_speeds(
-        _timed(context.last_fix if context else None),
-        np.fromiter((p[0] for p in points), float, len(points)),
-        np.fromiter((p[1] for p in points), float, len(points)),
-        np.array(accuracies, dtype=float),
-        np.fromiter(((e.occurred_at - epoch).total_seconds() for e in fixes), float, len(fixes)),
-        epoch,
-    )
+    points, accuracies = _project(fixes)
+    if context is not None and context.implausible is not None:
+        known = context.implausible  # judged before the events were stored, and marked
+        speeds = [known.get(e.event_id) for e in fixes]
+    else:  # called on its own: judged here, not marked (marking is intake's, before storing)
+        speeds = _speeds(context.last_fix if context else None, fixes, points, accuracies)
     result.implausible = {
         e.event_id: speed for e, speed in zip(fixes, speeds, strict=True) if speed is not None
     }
-    if result.implausible:
-        _mark_implausible(conn, device_id, result.implausible)
     version = ban_version(conn, case_id)
     if version[0] == 0:
         return result
@@ -289,51 +280,69 @@ def check_positions(
     return result
 
 
+def judge_plausibility(
+    context: IntakeContext, events: list[EventIn], extras: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Before intake stores a request: find its fixes that imply more than 250 km/h (from the
+    device's last stored fix, then fix to fix) and mark them in their `extra`, so they are
+    stored marked; the ban checks read the verdict from `context` and never raise on them.
+    Returns the extras (a new dict when something was marked)."""
+    fixes = _fixes(events)
+    if not fixes:
+        context.implausible = {}
+        return extras
+    speeds = _speeds(context.last_fix, fixes, *_project(fixes))
+    context.implausible = {
+        e.event_id: s for e, s in zip(fixes, speeds, strict=True) if s is not None
+    }
+    if not context.implausible:
+        return extras
+    marked = dict(extras)
+    for event_id, speed in context.implausible.items():
+        marked[event_id] = {
+            **(marked.get(event_id) or {}),
+            "implausible": True,
+            "implied_speed_kmh": round(speed),
+        }
+    return marked
+
+
+def _fixes(events: list[EventIn]) -> list[EventIn]:
+    """The events with a position, oldest first."""
+    return sorted((e for e in events if e.position is not None), key=lambda e: e.occurred_at)
+
+
+def _project(fixes: list[EventIn]) -> tuple[list[geometry.RDPoint], list[float]]:
+    """RD New points and accuracies of fixes (one projection call for the batch)."""
+    points = geometry.to_rd_many(
+        [e.position.lon for e in fixes if e.position], [e.position.lat for e in fixes if e.position]
+    )
+    return points, [(e.position.accuracy_m or 0.0) if e.position else 0.0 for e in fixes]
+
+
+def _speeds(
+    last_fix: LastFix | None,
+    fixes: list[EventIn],
+    points: list[geometry.RDPoint],
+    accuracies: list[float],
+) -> list[float | None]:
+    epoch = fixes[0].occurred_at
+    return geometry.implausible_speeds(
+        _timed(last_fix),
+        np.fromiter((p[0] for p in points), float, len(points)),
+        np.fromiter((p[1] for p in points), float, len(points)),
+        np.array(accuracies, dtype=float),
+        np.fromiter(((e.occurred_at - epoch).total_seconds() for e in fixes), float, len(fixes)),
+        epoch,
+    )
+
+
 def _timed(fix: LastFix | None) -> geometry.TimedFix | None:
     if fix is None:
         return None
     return geometry.TimedFix(
         geometry.to_rd(fix.lon, fix.lat), fix.accuracy_m or 0.0, fix.at.astimezone(dt.UTC)
     )
-
-
-# Merge {"implausible": true, "implied_speed_kmh": n} into the extra of many events of one device
-# in one statement (an UPDATE joined to a VALUES list), with no read first. A NULL or non-object
-# extra becomes the object itself.
-_MARK_SQL = {
-    "sqlite": (
-        "UPDATE device_events SET extra = json_patch(COALESCE(device_events.extra, '{{}}'), "
-        "m.patch) FROM (SELECT column1 AS event_id, column2 AS patch FROM (VALUES {values})) "
-        "AS m WHERE device_events.device_id = ? AND device_events.event_id = m.event_id",
-        "(?, ?)",
-    ),
-    "postgresql": (
-        "UPDATE device_events SET extra = ((CASE WHEN json_typeof(device_events.extra) = "
-        "'object' THEN device_events.extra::jsonb ELSE '{{}}'::jsonb END) || m.patch::jsonb)::json "
-        "FROM (VALUES {values}) AS m(event_id, patch) "
-        "WHERE device_events.device_id = %s AND device_events.event_id = m.event_id",
-        "(%s, %s)",
-    ),
-}
-_MARK_CHUNK = 1000  # events per statement (a request holds at most 1000)
-
-
-def _mark_implausible(conn: Connection, device_id: int, speeds: dict[str, float]) -> None:
-    """Note on the stored events that their fix implied an impossible speed."""
-    sql, row = _MARK_SQL[conn.dialect.name]
-    # The patch is written by hand: an int and a constant, and up to 1000 of them a request.
-    marks = [
-        (event_id, f'{{"implausible": true, "implied_speed_kmh": {round(speed)}}}')
-        for event_id, speed in speeds.items()
-    ]
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        for start in range(0, len(marks), _MARK_CHUNK):
-            chunk = marks[start : start + _MARK_CHUNK]
-            params = [value for mark in chunk for value in mark]
-            cursor.execute(sql.format(values=", ".join([row] * len(chunk))), (*params, device_id))
-    finally:
-        cursor.close()
 
 
 @dataclass

@@ -235,6 +235,27 @@ def test_an_implausible_osmand_fix_keeps_its_protocol_extras(client, setup, sess
     assert any(k in jumped for k in ("speed", "bearing")), jumped
 
 
+def test_an_sos_with_an_implausible_position_is_raised_and_marked(
+    client, device, dispatcher, session
+):
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=30)
+    post(client, device["token"], fixes("v", start, 1, lambda i: CENTRE)[0])
+    answer = post(
+        client,
+        device["token"],
+        {
+            "event_id": "sos-far",
+            "type": "sos",
+            "occurred_at": iso(start + dt.timedelta(seconds=5)),
+            "position": {"lat": north(40_000)[0], "lon": CENTRE[1], "accuracy_m": 10},
+        },
+    )
+    (alarm,) = all_alarms(client, dispatcher, device["id"])
+    assert answer["alarm_ids"] == [alarm["id"]] and alarm["type"] == "sos"
+    extra = stored_extra(session, device["id"], "sos-far")
+    assert extra["implausible"] is True and extra["implied_speed_kmh"] > 10_000
+
+
 def test_an_implausible_jump_inside_a_batch_raises_nothing(client, coordinator, dispatcher, setup):
     zone_ban(client, coordinator, setup["case"]["id"])
     start = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=60)
