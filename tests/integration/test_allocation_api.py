@@ -14,8 +14,19 @@ from tests.conftest import bearer
 A = "/api/v1"
 
 
+# The app's clock in these tests: every date below (applications in January 2026, a term to
+# July, an ending in November with its handover planned for 30 November) is consistent with it,
+# whatever the real date is.
+NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
+
+
 def at(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text)
+
+
+@pytest.fixture(autouse=True)
+def _app_clock(app) -> None:
+    app.extensions["aware"].clock = lambda: NOW
 
 
 @pytest.fixture
