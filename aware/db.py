@@ -7,10 +7,15 @@ BEGIN IMMEDIATE so concurrent writers queue on the busy timeout instead of faili
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
+import heapq
+import itertools
 import sqlite3
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,14 +103,16 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     # Writers of this process queue on a lock instead of SQLite's busy handler, which sleeps in
     # growing steps (1, 2, 5, 10 ms ...) and so turns a 2 ms wait into 10 ms on the alarm path.
+    # The queue is served by priority (see `write_priority`), so an SOS never waits behind a
+    # tracker's queued 1,000-fix batches, only behind the one transaction already running.
     # SQLite's own locking still guards against other processes.
-    writer = threading.Lock()
+    writer = PriorityLock()
     holders: set[int] = set()
     timeout_s = busy_timeout_ms / 1000
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        if not writer.acquire(timeout=timeout_s):
+        if not writer.acquire(_PRIORITY.get(), timeout_s):
             raise sqlite3.OperationalError("database is locked (waited for this process's writer)")
         dbapi = conn.connection.dbapi_connection
         holders.add(id(dbapi))
@@ -139,6 +146,67 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     dialect.do_commit = do_commit  # type: ignore[method-assign,assignment]
     dialect.do_rollback = do_rollback  # type: ignore[method-assign,assignment]
+
+
+# Who goes first when transactions of this process queue for SQLite's single writer.
+ALARM = 0  # a request carrying an SOS or another alarm event of a device
+NORMAL = 1  # people's actions, escalation, jobs
+BULK = 2  # position and heartbeat batches: a flood from one tracker waits behind the rest
+_PRIORITY: contextvars.ContextVar[int] = contextvars.ContextVar("aware_write_priority", default=1)
+
+
+@contextlib.contextmanager
+def write_priority(priority: int) -> Iterator[None]:
+    """Transactions begun inside this block queue for the SQLite writer with this priority
+    (lower first). No effect on PostgreSQL, where writers lock rows, not the database."""
+    token = _PRIORITY.set(priority)
+    try:
+        yield
+    finally:
+        _PRIORITY.reset(token)
+
+
+class PriorityLock:
+    """A lock whose waiters are served by priority, then in arrival order (FIFO within one
+    priority, so no writer of a priority starves behind later ones of the same priority)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._held = False
+        self._waiting: list[tuple[int, int]] = []
+        self._order = itertools.count()
+
+    def acquire(self, priority: int = NORMAL, timeout: float = -1) -> bool:
+        """Take the lock; False when `timeout` seconds (negative: no limit) passed first."""
+        with self._cond:
+            if not self._held and not self._waiting:
+                self._held = True
+                return True
+            ticket = (priority, next(self._order))
+            heapq.heappush(self._waiting, ticket)
+            deadline = None if timeout < 0 else time.monotonic() + timeout
+            while self._held or self._waiting[0] != ticket:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    self._waiting.remove(ticket)
+                    heapq.heapify(self._waiting)
+                    self._cond.notify_all()  # the next in line may be free to go now
+                    return False
+                self._cond.wait(remaining)
+            heapq.heappop(self._waiting)
+            self._held = True
+            return True
+
+    def release(self) -> None:
+        with self._cond:
+            if not self._held:
+                raise RuntimeError("release of an unheld PriorityLock")
+            self._held = False
+            self._cond.notify_all()
+
+    def waiting(self) -> int:
+        with self._cond:
+            return len(self._waiting)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

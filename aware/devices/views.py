@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, request
 from pydantic import RootModel, ValidationError
 
+from aware.alarms import rules
 from aware.api import (
     ApiError,
     parse_body,
@@ -17,6 +18,7 @@ from aware.api import (
     registry,
 )
 from aware.auth.access import bearer_token, roles_required
+from aware.db import ALARM, BULK, NORMAL, write_priority
 from aware.devices import intake, osmand, services, stock
 from aware.devices.deferred import DeferredUpdates, reader_sessions
 from aware.devices.models import Device
@@ -249,21 +251,34 @@ def _ingest(
 ) -> services.IngestResult:
     st = state()
     try:
-        return services.ingest(
-            db(),
-            device_id,
-            events,
-            at,
-            st.publisher,
-            source=source,
-            extras=extras,
-            ban_checks=st.ban_checks,
-            default_escalation=st.default_escalation,
-            defer_updates=_deferred_updates(),
-            device_alarm_rate=st.settings.device_alarm_rate,
-        )
+        with write_priority(_priority_of(events)):
+            return services.ingest(
+                db(),
+                device_id,
+                events,
+                at,
+                st.publisher,
+                source=source,
+                extras=extras,
+                ban_checks=st.ban_checks,
+                default_escalation=st.default_escalation,
+                defer_updates=_deferred_updates(),
+                device_alarm_rate=st.settings.device_alarm_rate,
+            )
     except services.DeviceNotFound:
         raise ApiError(401, "unauthorized", "unknown or deactivated device token") from None
+
+
+# More events than this in one request without an alarm event is a bulk upload.
+BULK_EVENTS = 10
+
+
+def _priority_of(events: list[EventIn]) -> int:
+    """Where the request queues for SQLite's writer: a device's alarm first, a bulk upload of
+    positions and heartbeats (a store-and-forward buffer, or a tracker flooding) last."""
+    if any(ev.type in rules.EVENT_ALARM_TYPES for ev in events):
+        return ALARM
+    return BULK if len(events) > BULK_EVENTS else NORMAL
 
 
 def _deferred_updates() -> DeferredUpdates | None:
