@@ -10,12 +10,15 @@ and `aware scheduler`) runs an Escalator:
 - a poller (every POLL_INTERVAL_S, one indexed query) finds due alarms this process holds no
   timer for: raised by `aware demo`, the scheduler, another process, or one that died;
 - work on an alarm loads it, claims in one transaction what is due (the victim text: column set
-  from NULL; a firing: `escalations_fired` n -> n+1 and `escalation_next_at` moved on, only while
-  the alarm is open with the same token) or plans the exact due time, and sends only what it
-  claimed, outside any transaction, retrying with backoff. Whoever claims sends; the others do
-  nothing. Until the outcome is recorded, `escalation_next_at` is the sender's lease
-  (`escalation_sending` names the firing): if the sender dies mid-send, another process sends
-  that firing once the lease has run out (at least once, never lost);
+  from NULL; a firing: `escalation_sending` set from NULL while `escalations_fired` is still n
+  and the alarm open with the same token; the firing counts once its outcome is recorded) or
+  plans the exact due time, and sends only what it claimed, outside any transaction, retrying
+  with backoff. A firing is claimed LEAD_S before it falls due and sent on the dot, so waiting
+  for the database (SQLite's write lock during an intake flood) does not make it late.
+  Whoever claims sends; the others do nothing. Until the outcome is recorded,
+  `escalation_next_at` is the sender's lease (`escalation_sending` names the firing): if the
+  sender dies mid-send, another process sends that firing once the lease has run out (at least
+  once, never lost);
 - work runs on WORKERS threads, highest priority then oldest alarm first, with at most
   DEVICE_CAP alarms of one device in flight: a flood from one tracker never holds up another
   device's SOS.
@@ -25,7 +28,9 @@ Intake never waits on any of this.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 import heapq
 import itertools
 import logging
@@ -60,21 +65,32 @@ VICTIM_TEXT = (
 )
 VICTIM_SMS_FRESH_S = 600  # only warnings younger than this still text her (e.g. after a crash)
 POLL_INTERVAL_S = 0.5  # due work another process left is found within this (plus the query)
-WORKERS = 8  # sends (with their retries) in flight at once in one process
-DEVICE_CAP = 2  # ... of which at most this many for the alarms of one device
+WORKERS = 16  # sends (with their retries) and claims in flight at once in one process
+DEVICE_CAP = 3  # ... of which at most this many for the alarms of one device
 POLL_PER_DEVICE = 16  # due alarms one poll takes from one device (the rest: later polls)
 POLL_LIMIT = 1000
 # A firing is claimed this long before it falls due (then sent on the dot): waiting for the
 # database (SQLite's write lock under an intake flood) happens before the due time, not after.
-LEAD_S = 0.5
+LEAD_S = 2.0
+LATE_WARNING_S = 0.25  # a firing sent later than this after its due time is logged
 _PHONE_LIKE = re.compile(r"\+?\d[\d ()-]{6,}\d")
 _ALARMS = cast(Table, Alarm.__table__)
+
+
+@dataclass(frozen=True)
+class _Send:
+    """A claimed firing to send at `at`; `then` is when the alarm falls due next."""
+
+    at: dt.datetime
+    run: Callable[[], None]
+    then: dt.datetime | None
 
 
 @dataclass(order=True)
 class _Job:
     """Work on one alarm: highest priority (1) first, then the oldest alarm. `device` is the
-    lane whose in-flight work DEVICE_CAP limits."""
+    lane whose in-flight work DEVICE_CAP limits. With `send`, the work is sending a firing
+    already claimed; without, finding and claiming what is due."""
 
     priority: int
     received_at: dt.datetime
@@ -82,6 +98,7 @@ class _Job:
     alarm_id: int = field(compare=False)
     device_id: int | None = field(compare=False)
     device: Hashable = field(compare=False)
+    send: _Send | None = field(compare=False, default=None)
 
 
 def _lane(alarm_id: int, device_id: int | None, victim_text: bool = False) -> Hashable:
@@ -194,14 +211,14 @@ class Escalator:
         """Hold a local timer: look at the alarm at `due` (replacing an earlier timer)."""
         job = self._job(alarm_id, priority, received_at or due, device_id, victim_text)
         with self._cond:
-            if self._held.get(alarm_id) in ("queued", "running"):
+            if self._held.get(alarm_id) in ("queued", "running", "send"):
                 return  # already being worked on; that work arms what follows
             self._arm_locked(job, due)
         self._ensure_threads()
 
     def _arm_locked(self, job: _Job, due: dt.datetime) -> None:
         self._timer_of[job.alarm_id] = job.order
-        self._held[job.alarm_id] = "timer"
+        self._held[job.alarm_id] = "send" if job.send is not None else "timer"
         heapq.heappush(self._timers, (due, job.order, job))
         self._cond.notify_all()
 
@@ -371,8 +388,13 @@ class Escalator:
                     self._cond.wait()
                     job = self._next_job_locked()
             again: dt.datetime | None = None
+            send: _Send | None = None
             try:
-                again = self.handle(job.alarm_id)
+                if job.send is not None:
+                    job.send.run()
+                    again = job.send.then
+                else:
+                    again, send = self._claim_due(job.alarm_id)
             except Exception:  # a broken alarm must not stop the others
                 log.exception("escalation work on alarm %s failed", job.alarm_id)
             with self._cond:
@@ -382,24 +404,43 @@ class Escalator:
                 else:
                     del self._running[job.device]
                 self._held.pop(job.alarm_id, None)
-                if again is not None and not self._stop.is_set():
+                follow = self._job(job.alarm_id, job.priority, job.received_at, job.device_id)
+                if self._stop.is_set():
+                    pass  # what was claimed and not sent goes to another process (its lease)
+                elif send is not None:
+                    # Claimed ahead: sent on the dot, no worker (or lane) held meanwhile.
+                    follow = dataclasses.replace(follow, send=send)
+                    if send.at > self.clock():
+                        self._arm_locked(follow, send.at)
+                    else:
+                        self._queue_locked(follow)
+                elif again is not None:
                     # What follows is escalation only: back in the device's lane.
-                    follow = self._job(job.alarm_id, job.priority, job.received_at, job.device_id)
                     self._arm_locked(follow, again - self.lead)
                 self._cond.notify_all()
 
     # --- the work on one alarm -----------------------------------------------------------
 
     def handle(self, alarm_id: int) -> dt.datetime | None:
-        """Claim and carry out what is due for an alarm; returns when to look again (the next
-        firing), None when nothing more is pending here."""
+        """Claim and carry out what is due for an alarm, here and now (waiting for a firing
+        claimed ahead to fall due); returns when to look again (the next firing), None when
+        nothing more is pending here."""
+        again, send = self._claim_due(alarm_id)
+        if send is None:
+            return again
+        send.run()
+        return send.then
+
+    def _claim_due(self, alarm_id: int) -> tuple[dt.datetime | None, _Send | None]:
+        """Claim what is due within LEAD_S (the victim's text is sent at once); returns when to
+        look again and the claimed firing to send, if any."""
         now = self.clock()
         phone: str | None = None
         with self.sessions() as session:
             alarm = session.get(Alarm, alarm_id)
             if alarm is None:
                 session.rollback()
-                return None
+                return None, None
             victim = False
             if (
                 alarm.type in VICTIM_ALARM_TYPES
@@ -426,11 +467,11 @@ class Escalator:
             if escalating and sending is not None:
                 if planned is None or planned > now:
                     session.commit()  # keeps the victim claim; a live process is sending
-                    return self._victim_then(alarm_id, victim, phone, None)
+                    return self._victim_then(alarm_id, victim, phone, None), None
                 # The process that claimed this firing died before recording it: send it.
                 chain = self._chain(alarm.escalation)
                 firing = esc.next_firing(chain, alarm.received_at, sending)
-                following = esc.next_firing(chain, alarm.received_at, fired)
+                following = esc.next_firing(chain, alarm.received_at, sending + 1)
                 next_at = following.at if following is not None else None
                 resend = firing is not None
             elif escalating:
@@ -443,7 +484,7 @@ class Escalator:
             if firing is not None:
                 # Of several processes finding this firing due, exactly one sends; until it has
                 # recorded the outcome, escalation_next_at is its lease.
-                lease = now + dt.timedelta(seconds=self._lease_s(firing))
+                lease = max(now, firing.at) + dt.timedelta(seconds=self._lease_s(firing))
                 mine = _ALARMS.c.escalation_token == token
                 claim = (
                     update(_ALARMS)
@@ -456,12 +497,13 @@ class Escalator:
                     .values(escalation_next_at=lease)
                     if resend
                     else update(_ALARMS)
-                    .where(*same, mine, _ALARMS.c.status == "open")
-                    .values(
-                        escalations_fired=firing.number + 1,
-                        escalation_sending=firing.number,
-                        escalation_next_at=lease,
+                    .where(
+                        *same,
+                        mine,
+                        _ALARMS.c.status == "open",
+                        _ALARMS.c.escalation_sending.is_(None),
                     )
+                    .values(escalation_sending=firing.number, escalation_next_at=lease)
                 )
                 claimed = _claim(session, claim)
             elif planned != next_at:
@@ -476,13 +518,16 @@ class Escalator:
                 )
             session.commit()
         if firing is None:
-            return self._victim_then(alarm_id, victim, phone, next_at)
+            return self._victim_then(alarm_id, victim, phone, next_at), None
         self._victim_then(alarm_id, victim, phone, None)
         if not claimed:
-            return None  # another process sent it and holds what follows
+            return None, None  # another process sends it and holds what follows
         skipped = 0 if resend else firing.number - fired
-        self._escalate(alarm_id, firing, skipped, text, token, next_at, resend)
-        return next_at
+        claimed_in = (self.clock() - now).total_seconds()
+        run = functools.partial(
+            self._escalate, alarm_id, firing, skipped, text, token, next_at, resend, claimed_in
+        )
+        return None, _Send(firing.at, run, next_at)
 
     def _still_due(self, alarm_id: int, token: str | None) -> bool:
         with self._readers()() as session:
@@ -523,10 +568,19 @@ class Escalator:
         token: str | None,
         next_at: dt.datetime | None,
         resend: bool,
+        claimed_in: float = 0.0,
     ) -> None:
         early = (firing.at - self.clock()).total_seconds()
         if early > 0:
             time.sleep(early)  # claimed ahead: never sent before it is due
+        elif not resend and -early > LATE_WARNING_S:
+            log.warning(
+                "escalation %s of alarm %s goes out %.2f s late (claiming it took %.2f s)",
+                firing.number,
+                alarm_id,
+                -early,
+                claimed_in,
+            )
         # Acknowledged since the claim: nothing goes out (the record step below sees it).
         outcomes = self._send(firing, text, alarm_id) if self._still_due(alarm_id, token) else []
         for _, detail in outcomes:
@@ -539,18 +593,17 @@ class Escalator:
             alarm = session.execute(
                 select(Alarm).where(Alarm.id == alarm_id).with_for_update()
             ).scalar_one()
-            if alarm.escalation_token != token:
-                # Acknowledged while we were sending: record nothing more.
+            if alarm.escalation_sending == firing.number:
+                # Done: the lease ends; the firing counts, the next one is what falls due.
                 alarm.escalation_sending = None
-                session.commit()
+                alarm.escalations_fired = firing.number + 1
+                alarm.escalation_next_at = next_at if alarm.escalation_token == token else None
+            if alarm.escalation_token != token:
+                session.commit()  # acknowledged meanwhile: record nothing more
                 return
             now = self.clock()
             for action, detail in outcomes:
                 log_entry(session, alarm_id, action, SYSTEM, now, detail)
-            if alarm.escalation_sending == firing.number:
-                # Done: the lease ends, the next firing is what falls due.
-                alarm.escalation_sending = None
-                alarm.escalation_next_at = next_at
             alarm.escalation_status = outcome_status(outcomes)
             alarm.seq = next_seq(session.connection())
             (published,) = alarm_dicts(session.connection(), [alarm], now)

@@ -60,8 +60,9 @@ class Alarm(Base):
     # new alarm starts with its received_at ("look at me now") and the first process to look
     # plans the exact time; None when nothing is pending (acknowledged, resolved, chain done).
     escalation_next_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
-    # The firing a process claimed and is sending (None when none): escalation_next_at is then
-    # its send lease. A lease that runs out means the sender died: another process sends it.
+    # The firing a process claimed and is sending (None when none; it counts in
+    # escalations_fired once its outcome is recorded): escalation_next_at is then the send
+    # lease. A lease that runs out means the sender died: another process sends it.
     escalation_sending: Mapped[int | None] = mapped_column(Integer, default=None)
     # Approach alarms text the victim at most once: set (claimed) before the text is sent.
     victim_sms_claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -292,7 +292,7 @@ def test_due_time_is_kept_in_the_database_planned_moved_on_and_cleared(durable):
     alarm_id = durable.alarm(after_s=1.5, received_at=raised, repeats=2)
     # A new alarm is due "now" (received_at): whoever looks first plans it.
     assert durable.row(alarm_id).escalation_next_at == raised
-    e = durable.escalator()
+    e = durable.escalator(lead_s=0.5)  # plans first: the firing is more than 0.5 s away
     e.rearm()
     assert wait_until(lambda: durable.row(alarm_id).escalation_next_at != raised)
     assert durable.row(alarm_id).escalation_next_at == raised + dt.timedelta(seconds=1.5)
