@@ -249,9 +249,41 @@ def _ingest(
     extras: dict[str, dict[str, Any]] | None,
     at: dt.datetime,
 ) -> services.IngestResult:
+    """Store the events. A bulk upload (no alarm event in it) is committed in chunks, each its
+    own short transaction, so it never holds SQLite's writer for long: an SOS queued meanwhile
+    goes between two chunks. The answer still comes only after the last chunk is committed,
+    and a retried upload stores each event once, whichever chunks made it before a crash."""
+    priority = _priority_of(events)
+    if priority != BULK or len(events) <= BULK_CHUNK:
+        return _ingest_once(device_id, events, source, extras, at, priority)
+    merged = services.IngestResult(accepted=0, duplicates=0, alarm_ids=[])
+    for start in range(0, len(events), BULK_CHUNK):
+        part = _ingest_once(
+            device_id, events[start : start + BULK_CHUNK], source, extras, at, priority
+        )
+        merged.accepted += part.accepted
+        merged.duplicates += part.duplicates
+        merged.alarm_ids += part.alarm_ids
+        merged.new_alarms += part.new_alarms
+        merged.rejected += [
+            intake.Rejected(start + r.index, r.event_id, r.fields) for r in part.rejected
+        ]
+        merged.judged_against_bans |= part.judged_against_bans
+    merged.alarm_ids.sort()
+    return merged
+
+
+def _ingest_once(
+    device_id: int,
+    events: list[EventIn],
+    source: str,
+    extras: dict[str, dict[str, Any]] | None,
+    at: dt.datetime,
+    priority: int,
+) -> services.IngestResult:
     st = state()
     try:
-        with write_priority(_priority_of(events)):
+        with write_priority(priority):
             return services.ingest(
                 db(),
                 device_id,
@@ -269,8 +301,10 @@ def _ingest(
         raise ApiError(401, "unauthorized", "unknown or deactivated device token") from None
 
 
-# More events than this in one request without an alarm event is a bulk upload.
+# More events than this in one request without an alarm event is a bulk upload, stored in
+# transactions of at most BULK_CHUNK events.
 BULK_EVENTS = 10
+BULK_CHUNK = 100
 
 
 def _priority_of(events: list[EventIn]) -> int:
