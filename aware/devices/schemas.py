@@ -81,7 +81,8 @@ class IngestOut(BaseModel):
     )
     alarm_ids: list[int] = Field(
         description="alarms raised by this request's own alarm events (sos, tamper, "
-        "battery_low, test), also when re-sent; never alarms of ban checks"
+        "battery_low, test), also when re-sent; never alarms of ban checks; always empty for a "
+        "perpetrator tracker (ids are global: their gaps would reveal other alarms)"
     )
 
 

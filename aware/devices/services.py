@@ -162,6 +162,16 @@ def _take_if(cond: Any, param: str, column: Any) -> Any:
 
 _d = _DEVICES.c
 _FIX_IS_NEWER = _newer(_d.last_position_at, "fix_at")
+# What the touch returns (see _Device).
+_TOUCHED = (
+    _d.id,
+    _d.serial,
+    _d.last_lat,
+    _d.last_lon,
+    _d.last_accuracy_m,
+    _d.last_position_at,
+    _d.kind,
+)
 _BATTERY_IS_NEWER = _newer(_d.battery_at, "battery_at")
 # One statement both locks the device row (first lock of every intake transaction: device, then
 # events, then the seq counter) and applies the request's newest fix and battery reading. A late
@@ -178,10 +188,9 @@ _TOUCH_DEVICE = (
         battery_at=_take_if(_BATTERY_IS_NEWER, "battery_at", _d.battery_at),
         battery_pct=_take_if(_BATTERY_IS_NEWER, "battery_pct", _d.battery_pct),
     )
-    .returning(_d.id, _d.serial, _d.last_lat, _d.last_lon, _d.last_accuracy_m, _d.last_position_at)
+    .returning(*_TOUCHED)
 )
 _EVENT_COLUMNS = [c.key for c in _EVENTS.columns if c.key != "id"]
-_TOUCHED = (_d.id, _d.serial, _d.last_lat, _d.last_lon, _d.last_accuracy_m, _d.last_position_at)
 
 # The statements of one alarm, run on the DBAPI cursor (see aware.db.Prepared); batches of
 # events go through Core's executemany above.
@@ -208,6 +217,7 @@ class _Device(NamedTuple):
     last_lon: float | None
     last_accuracy_m: float | None
     last_position_at: dt.datetime | None
+    kind: str
 
 
 def ingest(
@@ -328,7 +338,9 @@ def ingest(
     return IngestResult(
         accepted=len(new_events),
         duplicates=len(events) - len(new_events),
-        alarm_ids=sorted(alarm_ids),
+        # Alarm ids are global: the gaps between a tracker's own would tell it how many alarms
+        # were raised meanwhile (its violations among them). A tracker is told none.
+        alarm_ids=[] if device.kind == "perpetrator_tracker" else sorted(alarm_ids),
         new_alarms=published,
         rejected=judged.rejected,
         judged_against_bans=role == "perpetrator" and case_id is not None,
