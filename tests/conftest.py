@@ -260,6 +260,17 @@ def event(event_id: str = "e1", type_: str = "sos", **extra: Any) -> dict[str, A
     return body
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """AWARE_TEST_CLOCK_OFFSET_DAYS=N: this process and every Python process the tests start
+    run N days ahead of the real clock (tests/clockshift), to show no test expires."""
+    from tests.clockshift import sitecustomize as clockshift
+
+    if clockshift.travel_from_env():
+        folder = str(Path(clockshift.__file__).parent)
+        rest = os.environ.get("PYTHONPATH")
+        os.environ["PYTHONPATH"] = folder + (os.pathsep + rest if rest else "")
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _data_key() -> None:
     """Personal fields are encrypted with the run's key, also by tests without an app."""

@@ -7,6 +7,7 @@ AWARE_TEST_REQUIRE_BROWSER=1 (CI), where a missing browser is a failure.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import uuid
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.clockshift import sitecustomize as clockshift
 from tests.e2e.conftest import PASSWORD, Server
 
 CHROMIUM = os.environ.get("AWARE_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -47,8 +49,23 @@ def browser() -> Iterator[Any]:
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=path, args=FLAGS)
+        if clockshift.offset() is not None:
+            _shift_page_clocks(b)
         yield b
         b.close()
+
+
+def _shift_page_clocks(browser: Any) -> None:
+    """Under AWARE_TEST_CLOCK_OFFSET_DAYS every new context's pages get the shifted wall clock
+    of the test processes (Playwright's clock, installed without pausing: time keeps flowing)."""
+    new_context = browser.new_context
+
+    def shifted_context(*args: Any, **kw: Any) -> Any:
+        context = new_context(*args, **kw)
+        context.clock.install(time=dt.datetime.now(dt.UTC))
+        return context
+
+    browser.new_context = shifted_context
 
 
 @pytest.fixture(scope="module")
