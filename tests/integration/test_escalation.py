@@ -543,3 +543,33 @@ def test_a_firing_claimed_ahead_is_sent_on_the_dot_and_not_after_an_acknowledgem
     assert sms["at"] >= raised.timestamp() + 1.5 - 0.01  # never before it was due
     assert "escalated" not in [a for a, _ in durable.timeline(acked_id)]
     assert durable.row(acked_id).escalation_sending is None
+
+
+def test_the_poll_takes_every_devices_most_urgent_work_first_whatever_one_device_floods(durable):
+    from aware.alarms.escalator import POLL_PER_DEVICE, due_alarms_query
+
+    tracker, button = durable.device("perpetrator_tracker"), durable.device()
+    past = utcnow() - dt.timedelta(minutes=5)
+    flood = [
+        durable.alarm(
+            "zone_violation",
+            device_id=tracker,
+            received_at=past + dt.timedelta(seconds=i),
+        )
+        for i in range(POLL_PER_DEVICE + 24)
+    ]
+    # Newer than the whole flood and of a lower priority than it: still in the poll.
+    tamper = durable.alarm("tamper", device_id=button, priority=2)
+    approach = durable.alarm(
+        "proximity_warning", device_id=tracker, case_id=durable.case(), priority=2
+    )
+    later = durable.alarm("sos", device_id=button, received_at=utcnow() + dt.timedelta(hours=1))
+    with durable.sessions() as s:
+        rows = s.execute(due_alarms_query(utcnow())).all()
+    ids = [r[0] for r in rows]
+    # At most POLL_PER_DEVICE of the tracker's flood, the oldest; every other device's work;
+    # the approach alarm whose victim text is pending in a lane of its own; nothing not due.
+    assert ids[:POLL_PER_DEVICE] == flood[:POLL_PER_DEVICE]
+    assert set(ids[POLL_PER_DEVICE:]) == {tamper, approach}
+    assert later not in ids
+    assert [bool(r[4]) for r in rows if r[0] == approach] == [True]
