@@ -44,7 +44,7 @@ from typing import Any, cast
 from sqlalchemy import Select, Table, and_, case, func, or_, select, update
 
 from aware import metrics
-from aware.adapters.notify import REQUEST_TIMEOUT_S, Notifier, NotSent
+from aware.adapters.notify import Notifier, NotSent
 from aware.alarms import escalation as esc
 from aware.alarms.models import Alarm
 from aware.alarms.phone import gather_twiml
@@ -72,6 +72,7 @@ POLL_LIMIT = 1000
 # A firing is claimed this long before it falls due (then sent on the dot): waiting for the
 # database (SQLite's write lock under an intake flood) happens before the due time, not after.
 LEAD_S = 2.0
+SEND_LEASE_S = 30.0  # see Escalator._lease_s
 LATE_WARNING_S = 0.25  # a firing sent later than this after its due time is logged
 _PHONE_LIKE = re.compile(r"\+?\d[\d ()-]{6,}\d")
 _ALARMS = cast(Table, Alarm.__table__)
@@ -545,13 +546,12 @@ class Escalator:
         return then
 
     def _lease_s(self, firing: esc.Firing) -> float:
-        """How long a firing's sends may take, every retry and timeout included: a claim older
-        than this means its sender died."""
-        if self.send_lease_s is not None:
-            return self.send_lease_s
-        attempts = 1 + len(self.retry_delays_s)
-        per_send = attempts * REQUEST_TIMEOUT_S + sum(self.retry_delays_s)
-        return 30.0 + max(1, len(firing.to) * len(firing.channels)) * per_send
+        """How long after its due time a claimed firing may stay unrecorded before another
+        process takes its sender for dead and sends it: long enough for a normal send with its
+        retries, short enough that a sender dying between its claim and the send costs at most
+        this much delay (a send slower than this, e.g. Twilio timing out again and again, may
+        go out twice: at least once, never lost)."""
+        return self.send_lease_s if self.send_lease_s is not None else SEND_LEASE_S
 
     def _chain(self, data: dict[str, Any] | None) -> esc.Chain:
         try:
