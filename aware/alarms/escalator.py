@@ -43,7 +43,7 @@ from typing import Any, cast
 
 from sqlalchemy import Select, Table, and_, case, func, or_, select, update
 
-from aware import metrics
+from aware import db, metrics
 from aware.adapters.notify import Notifier, NotSent
 from aware.alarms import escalation as esc
 from aware.alarms.models import Alarm
@@ -395,7 +395,10 @@ class Escalator:
                     job.send.run()
                     again = job.send.then
                 else:
-                    again, send = self._claim_due(job.alarm_id)
+                    # Claiming a priority-1 firing queues for SQLite's writer like an SOS.
+                    urgent = db.ALARM if job.priority <= 1 else db.NORMAL
+                    with db.write_priority(urgent):
+                        again, send = self._claim_due(job.alarm_id)
             except Exception:  # a broken alarm must not stop the others
                 log.exception("escalation work on alarm %s failed", job.alarm_id)
             with self._cond:
