@@ -386,6 +386,9 @@ def _intake_read() -> Any:
             a.received_at > bindparam("since", type_=UTCDateTime()),
             a.device_id == device,
             a.type != rules.STORM,
+            # A ban's alarms are bounded by the ban (one open each) and never folded: they do
+            # not count towards the device's own alarm rate either.
+            a.ban_id.is_(None),
         )
         .limit(bindparam("rate", type_=Integer()))
         .subquery()
@@ -536,6 +539,14 @@ class StormGate:
             return alarm, True
         values.pop("seq", None)
         return self._fold(values)
+
+    def raise_unfolded(self, **values: Any) -> SimpleNamespace:
+        """Insert an alarm that is never folded and does not count towards the rate: a ban's
+        violation or warning. One open alarm per ban bounds those already, and folding them
+        would hide a violation in a storm the tracker's own events can cause at will (no
+        victim text, no ban of its own to resolve)."""
+        values.setdefault("seq", next_seq(self.conn))
+        return insert_alarm(self.conn, self.default_escalation, **values)
 
     def _fold(self, values: dict[str, Any]) -> tuple[SimpleNamespace, bool]:
         kind = str(values["type"])

@@ -34,6 +34,7 @@ from aware.devices.schemas import (
     EventIn,
     IngestOut,
 )
+from aware.risk import checks
 from aware.state import db, now, state
 
 api = Blueprint("devices_api", __name__, url_prefix="/api/v1")
@@ -257,10 +258,17 @@ def _ingest(
     if priority != BULK or len(events) <= BULK_CHUNK:
         return _ingest_once(device_id, events, source, extras, at, priority)
     merged = services.IngestResult(accepted=0, duplicates=0, alarm_ids=[])
-    for start in range(0, len(events), BULK_CHUNK):
-        part = _ingest_once(
-            device_id, events[start : start + BULK_CHUNK], source, extras, at, priority
-        )
+    with checks.one_request():  # the timeline bound of ban checks holds for the request
+        parts = [
+            (
+                start,
+                _ingest_once(
+                    device_id, events[start : start + BULK_CHUNK], source, extras, at, priority
+                ),
+            )
+            for start in range(0, len(events), BULK_CHUNK)
+        ]
+    for start, part in parts:
         merged.accepted += part.accepted
         merged.duplicates += part.duplicates
         merged.alarm_ids += part.alarm_ids

@@ -8,15 +8,18 @@ Floods cannot bury an SOS: while a ban's alarm is open (or acknowledged), every 
 exit and re-entry is counted on that alarm (`detail.fixes`, `detail.exits`,
 `detail.reentries`, `detail.implausible`, `detail.last_fix`) and only resolving it re-arms the
 ban; a fix implying more than 250 km/h is stored and marked (`device_events.extra`,
-the alarm timeline) but never raises; and every alarm raised here goes through the device's
-storm gate (alarms.services.StormGate) like the device's own alarms.
+the alarm timeline) but never raises. Alarms raised here are never folded into the device's
+storm alarm (alarms.services.StormGate.raise_unfolded): one open alarm per ban bounds them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import logging
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, cast
@@ -49,6 +52,21 @@ LATE_AFTER_S = 120.0
 # implausible fixes first, then the newest fix; the rest are counted (detail.fixes) and stay in
 # device_events. A 1,000-fix batch adds at most this many rows to an alarm's timeline.
 TIMELINE_PER_REQUEST = 20
+# Notable rows already written per alarm by earlier transactions of the same device request (a
+# bulk upload is stored in chunks, devices.views): the bound holds for the whole request.
+_WRITTEN: contextvars.ContextVar[dict[int, int] | None] = contextvars.ContextVar(
+    "aware_timeline_written", default=None
+)
+
+
+@contextlib.contextmanager
+def one_request() -> Iterator[None]:
+    """The transactions begun inside share one TIMELINE_PER_REQUEST budget per alarm."""
+    token = _WRITTEN.set({})
+    try:
+        yield
+    finally:
+        _WRITTEN.reset(token)
 
 
 @dataclass
@@ -430,11 +448,8 @@ def _step(
         kind = violation_type if action is geometry.Action.RAISE else warning_type
         assert kind is not None
         superseded = previous.alarm_id if previous.status is geometry.ArmStatus.WARNED else None
-        alarm, is_new = _raise(book, kind, ban, fix, detail, superseded)
-        if is_new:
-            result.new_alarms.append(alarm)
-        else:
-            result.updated_alarm_ids.add(alarm.id)
+        alarm = _raise(book, kind, ban, fix, detail, superseded)
+        result.new_alarms.append(alarm)
         if superseded is not None:
             book.supersede(superseded, alarm.id, fix)
         state = state.with_alarm(alarm.id)
@@ -456,12 +471,12 @@ def _raise(
     fix: _Fix,
     detail: dict[str, Any],
     superseded: int | None,
-) -> tuple[SimpleNamespace, bool]:
+) -> SimpleNamespace:
     assert fix.ev.position is not None
     first = {"fixes": 1, "exits": 0, "reentries": 0, "implausible": 0}
     if superseded is not None:
         first["supersedes"] = superseded
-    alarm, is_new = book.gate.raise_or_fold(
+    alarm = book.gate.raise_unfolded(
         type=kind,
         priority=alarm_rules.priority_for(kind),
         device_id=fix.device_id,
@@ -478,9 +493,8 @@ def _raise(
         late=fix.late,
         detail={**detail, **first},
     )
-    if is_new:
-        book.fresh[alarm.id] = alarm  # raised by this request (a violation, or a new storm)
-    return alarm, is_new
+    book.fresh[alarm.id] = alarm  # raised by this request
+    return alarm
 
 
 _COUNT_OF = {"fix": None, "exit": "exits", "reentry": "reentries", "implausible": "implausible"}
@@ -525,7 +539,8 @@ class _Book:
         if p.last is not None and not p.last_logged:
             p.not_listed += 1  # an ordinary fix followed by a newer one: counted only
         p.last, p.last_logged = (fix, detail, what), False
-        if what != "fix" and p.notable < TIMELINE_PER_REQUEST:
+        written = (_WRITTEN.get() or {}).get(alarm_id, 0)
+        if what != "fix" and p.notable < TIMELINE_PER_REQUEST - written:
             p.notable += 1
             p.entries.append(p.last)
             p.last_logged = True
@@ -557,6 +572,10 @@ class _Book:
         rows.sort(key=lambda r: (r["alarm_id"], r["detail"].get("occurred_at") or ""))
         if rows:
             self.conn.execute(insert(_LOG), rows)
+        written = _WRITTEN.get()
+        if written is not None:
+            for alarm_id, p in self.pending.items():
+                written[alarm_id] = written.get(alarm_id, 0) + p.notable
         ids = sorted(self.pending)
         stored = {
             r.id: r
