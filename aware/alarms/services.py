@@ -500,6 +500,7 @@ class StormGate:
         self._storm: SimpleNamespace | None = None
         self._storm_is_new = False
         self._storm_changed = False
+        self._restart_escalation = False
         self._log: list[dict[str, Any]] = []
 
     def _load(self) -> None:
@@ -587,6 +588,15 @@ class StormGate:
         else:
             storm.detail = rules.fold_detail(storm.detail, kind, values.get("event_id"), at)
             storm.priority = rules.storm_priority(storm.priority, kind)
+            if (
+                rules.priority_for(kind) == 1
+                and storm.escalation_token is not None
+                and storm.escalation_next_at is None
+                and getattr(storm, "escalation_sending", None) is None
+            ):
+                # Her press lands on a storm nobody accepted whose chain has run out: escalate
+                # again at once (the escalator sends the latest step it finds due, once).
+                self._restart_escalation = True
             if storm.case_id is None:
                 storm.case_id = values.get("case_id")
             if position["lat"] is not None:
@@ -628,6 +638,22 @@ class StormGate:
                     position_source=storm.position_source,
                 )
             )
+            if self._restart_escalation:
+                # Guarded in the statement itself: an escalator may have touched the row since
+                # it was read (PostgreSQL: no lock on it here).
+                a = _ALARMS.c
+                self.conn.execute(
+                    update(_ALARMS)
+                    .where(
+                        a.id == storm.id,
+                        a.status == rules.Status.OPEN.value,
+                        a.escalation_token.is_not(None),
+                        a.escalation_next_at.is_(None),
+                        a.escalation_sending.is_(None),
+                    )
+                    .values(escalations_fired=0, escalation_next_at=self.now)
+                )
+                self._restart_escalation = False
         self.conn.execute(insert(_LOG), self._log)
         self._log = []
         self._storm_changed = False

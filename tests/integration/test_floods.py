@@ -314,6 +314,29 @@ def test_twenty_sos_in_a_minute_are_six_alarms_and_one_storm_at_priority_1(
     assert again["detail"]["count"] == 14
 
 
+def test_her_press_on_a_storm_whose_chain_ran_out_escalates_again(
+    client, device, dispatcher, session
+):
+    from aware.alarms.models import Alarm
+
+    for n in range(8):
+        post(client, device["token"], sos(n, "t", "test"))
+    (storm,) = [a for a in all_alarms(client, dispatcher, device["id"]) if a["type"] == "storm"]
+    row = session.get(Alarm, storm["id"])
+    # Nobody accepted it and its whole chain has been sent: nothing more is due.
+    row.escalations_fired, row.escalation_next_at = 5, None
+    session.commit()
+    post(client, device["token"], sos(8, "t", "test"))  # a test press: no reason to call again
+    session.expire_all()
+    assert session.get(Alarm, storm["id"]).escalation_next_at is None
+    post(client, device["token"], sos(0))  # her SOS: escalate again, now
+    session.expire_all()
+    again = session.get(Alarm, storm["id"])
+    assert again.priority == 1 and again.escalations_fired == 0
+    assert again.escalation_next_at is not None
+    assert abs((again.escalation_next_at - dt.datetime.now(dt.UTC)).total_seconds()) < 60
+
+
 def test_twenty_sos_in_one_batch_fold_the_same_way(client, device, dispatcher):
     answer = post(client, device["token"], {"events": [sos(n) for n in range(20)]})
     assert answer["accepted"] == 20
