@@ -266,6 +266,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from tests.clockshift import sitecustomize as clockshift
 
     if clockshift.travel_from_env():
+        os.environ[clockshift.COPY] = os.environ[clockshift.VARIABLE]
         folder = str(Path(clockshift.__file__).parent)
         rest = os.environ.get("PYTHONPATH")
         os.environ["PYTHONPATH"] = folder + (os.pathsep + rest if rest else "")

@@ -16,12 +16,16 @@ import os
 import sys
 
 VARIABLE = "AWARE_TEST_CLOCK_OFFSET_DAYS"
+# The same value under a name without the AWARE_ prefix, exported by tests/conftest.py: some
+# tests start `aware` with a clean configuration (every AWARE_ variable removed); their
+# processes must travel too.
+COPY = "TESTS_CLOCKSHIFT_OFFSET_DAYS"
 _started = False
 
 
 def offset() -> dt.timedelta | None:
     """The shift asked for, or None when the switch is not set."""
-    raw = os.environ.get(VARIABLE, "").strip()
+    raw = (os.environ.get(VARIABLE) or os.environ.get(COPY) or "").strip()
     if not raw:
         return None
     return dt.timedelta(days=float(raw))
