@@ -178,6 +178,9 @@ def pair(tmp_path_factory: pytest.TempPathFactory, pg_url: str, own_redis: OwnRe
         "AWARE_DATABASE_URL": pg_url,
         "AWARE_REDIS_URL": own_redis.url,
         "AWARE_REDIS_CHANNEL": f"aware-faults-{uuid.uuid4().hex}",
+        # The stream below is 50 SOS of one device in a few seconds: these tests are about
+        # Redis faults, not storm folding (tests/integration/test_floods.py).
+        "AWARE_DEVICE_ALARM_RATE": "1000",
     }
     a = Server(instance, env)
     setup_people(a)

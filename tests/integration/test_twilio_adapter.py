@@ -25,6 +25,7 @@ def test_sms_and_call_reach_twilio_with_from_to_and_content(standin):
     )
     assert sms_sid.startswith("SM") and call_sid.startswith("CA")
     sms, call = standin.requests
+    assert isinstance(sms.pop("at"), float)  # when it arrived
     assert sms == {
         "kind": "sms",
         "To": "+31612345678",
