@@ -114,6 +114,23 @@ class Live:
         ids: list[int] = r.get_json()["alarm_ids"]
         return ids
 
+    def open_alarm_ids(self, device: dict[str, Any]) -> set[int]:
+        """Ids of the device's open or acknowledged alarms, as dispatch sees them."""
+        r = self.client.get("/api/v1/alarms", headers=self.headers["dispatcher"])
+        assert r.status_code == 200
+        return {a["id"] for a in r.get_json()["alarms"] if a["device_id"] == device["id"]}
+
+    def post_fix(self, tracker: dict[str, Any], east_m: float, ago_s: float = 0.0) -> list[int]:
+        """Post a tracker's fix taken `ago_s` ago; the ids of the alarms it raised, read from
+        `GET /alarms`.
+
+        The tracker itself is told no alarm ids at all (its answer must not say whether it is
+        near the victim), so the answer is checked for that, not used."""
+        before = self.open_alarm_ids(tracker)
+        at = iso(utcnow() - dt.timedelta(seconds=ago_s))
+        assert self.post_event(tracker, "position", position=fix(east_m), occurred_at=at) == []
+        return sorted(self.open_alarm_ids(tracker) - before)
+
     def alarm(self, alarm_id: int) -> dict[str, Any]:
         r = self.client.get(f"/api/v1/alarms/{alarm_id}", headers=self.headers["dispatcher"])
         assert r.status_code == 200
@@ -309,7 +326,7 @@ def victim_entries(w: Live, alarm_id: int) -> list[dict[str, Any]]:
 def test_approach_texts_the_victim_once_with_opt_in(live):
     w = live()
     c = approach_case(w)
-    (warning_id,) = w.post_event(c["perpetrator"], "position", position=fix(800))
+    (warning_id,) = w.post_fix(c["perpetrator"], 800, ago_s=30)
     assert w.alarm(warning_id)["type"] == "proximity_warning"
     assert wait_until(lambda: victim_entries(w, warning_id))
     (sms,) = w.sent_to(VICTIM_PHONE)
@@ -319,7 +336,8 @@ def test_approach_texts_the_victim_once_with_opt_in(live):
     (entry,) = victim_entries(w, warning_id)
     assert entry["action"] == "victim_notified" and entry["detail"]["sid"].startswith("SM")
     # Later positions of the same episode text nobody again.
-    assert w.post_event(c["perpetrator"], "position", position=fix(790)) == []
+    assert w.post_fix(c["perpetrator"], 790) == []
+    assert w.alarm(warning_id)["detail"]["fixes"] == 2  # counted on the open warning
     time.sleep(0.5)
     assert len(w.sent_to(VICTIM_PHONE)) == 1
     timeline = json.dumps(w.alarm(warning_id)["timeline"])
@@ -329,8 +347,10 @@ def test_approach_texts_the_victim_once_with_opt_in(live):
 def test_without_opt_in_nothing_is_sent_or_recorded(live):
     w = live()
     c = approach_case(w, opt_in=False)
-    (warning_id,) = w.post_event(c["perpetrator"], "position", position=fix(800))
-    (violation_id,) = w.post_event(c["perpetrator"], "position", position=fix(300))
+    # 500 m closer a minute later: plausible (a fix implying over 250 km/h never raises).
+    (warning_id,) = w.post_fix(c["perpetrator"], 800, ago_s=60)
+    (violation_id,) = w.post_fix(c["perpetrator"], 300)
+    assert w.alarm(violation_id)["type"] == "proximity_violation"
     time.sleep(0.8)
     assert w.sent_to(VICTIM_PHONE) == []
     assert victim_entries(w, warning_id) == [] and victim_entries(w, violation_id) == []
@@ -348,7 +368,7 @@ def test_a_failed_victim_sms_is_recorded_without_her_number(live):
     w = live()
     c = approach_case(w)
     w.standin.fail_next = 100
-    (warning_id,) = w.post_event(c["perpetrator"], "position", position=fix(800))
+    (warning_id,) = w.post_fix(c["perpetrator"], 800)
     assert wait_until(lambda: victim_entries(w, warning_id))
     (entry,) = victim_entries(w, warning_id)
     assert entry["action"] == "victim_notification_failed"
@@ -359,7 +379,7 @@ def test_a_failed_victim_sms_is_recorded_without_her_number(live):
 def test_victim_sms_without_twilio_is_recorded_as_not_sent(live):
     w = live(notifier=NotConfigured())
     c = approach_case(w)
-    (warning_id,) = w.post_event(c["perpetrator"], "position", position=fix(800))
+    (warning_id,) = w.post_fix(c["perpetrator"], 800)
     assert wait_until(lambda: victim_entries(w, warning_id))
     (entry,) = victim_entries(w, warning_id)
     assert entry["action"] == "victim_notification_not_sent"
@@ -371,9 +391,11 @@ def test_intake_does_not_wait_for_the_victim_sms(live):
     c = approach_case(w)
     w.standin.fail_next = 100  # every attempt fails: the sends take a while on their thread
     w.escalator.retry_delays_s = (1.0, 1.0)
+    before = w.open_alarm_ids(c["perpetrator"])
     started = time.monotonic()
-    (warning_id,) = w.post_event(c["perpetrator"], "position", position=fix(800))
+    w.post_event(c["perpetrator"], "position", position=fix(800))
     assert time.monotonic() - started < 1.0
+    (warning_id,) = w.open_alarm_ids(c["perpetrator"]) - before
     assert victim_entries(w, warning_id) == []
     assert wait_until(lambda: victim_entries(w, warning_id))
 
@@ -383,7 +405,7 @@ def test_a_victim_sms_interrupted_by_a_crash_is_sent_after_the_restart(live):
     c = approach_case(w)
     # The process "dies" between committing the warning and texting her: nothing armed.
     w.st.publisher = w.inner
-    (warning_id,) = w.post_event(c["perpetrator"], "position", position=fix(800))
+    (warning_id,) = w.post_fix(c["perpetrator"], 800)
     time.sleep(0.3)
     assert w.sent_to(VICTIM_PHONE) == []
     w.escalator.rearm()  # what `aware serve` does on start
@@ -399,7 +421,7 @@ def test_a_stale_warning_does_not_text_her_after_a_restart(live):
     w = live()
     c = approach_case(w)
     w.st.publisher = w.inner
-    (warning_id,) = w.post_event(c["perpetrator"], "position", position=fix(800))
+    (warning_id,) = w.post_fix(c["perpetrator"], 800)
     later = utcnow() + dt.timedelta(minutes=11)
     w.escalator.clock = lambda: later
     w.escalator.rearm()
