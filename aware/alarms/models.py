@@ -5,7 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, false
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aware.db import Base, BigId, UTCDateTime
@@ -32,6 +43,14 @@ class Alarm(Base):
         Index("ix_alarms_status_priority", "status", "priority", "received_at"),
         # Every escalating process polls this (`escalation_next_at <= now`) twice a second.
         Index("ix_alarms_escalation_next_at", "escalation_next_at"),
+        # Intake's storm gate: a device's alarms of the last minute, and its open storm alarm.
+        Index("ix_alarms_device_received", "device_id", "received_at"),
+        Index(
+            "ix_alarms_open_storm",
+            "device_id",
+            postgresql_where=text("type = 'storm' AND status = 'open'"),
+            sqlite_where=text("type = 'storm' AND status = 'open'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
