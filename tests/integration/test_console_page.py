@@ -15,7 +15,13 @@ from aware.alarms.figures import shift_bounds
 from aware.auth.models import ApiToken
 from aware.security import hash_token
 from tests.conftest import bearer, csrf_of, event, sign_in
-from tests.integration.test_ban_checks import CENTRE, Feed, setup, zone_ban  # noqa: F401
+from tests.integration.test_ban_checks import (  # noqa: F401
+    CENTRE,
+    Feed,
+    open_alarms,
+    setup,
+    zone_ban,
+)
 
 
 def _sign_in(client, make_user, name="disp-page", role="dispatcher"):
@@ -128,7 +134,9 @@ def test_alarm_context_has_the_device_now_and_the_zones_of_the_case(
 ):
     ban = zone_ban(client, coordinator, setup["case"]["id"], radius=150)
     feed = Feed(client, setup["tokens"]["perpetrator"])
-    (alarm_id,) = feed.at(CENTRE)["alarm_ids"]
+    assert feed.at(CENTRE)["alarm_ids"] == []  # a tracker is told none; dispatch sees it
+    (alarm,) = open_alarms(client, dispatcher, "zone_violation")
+    alarm_id = alarm["id"]
     r = client.get(f"/api/v1/alarms/{alarm_id}/context", headers=dispatcher)
     assert r.status_code == 200
     body = r.get_json()
