@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import func, select
 
 from aware.devices import views
@@ -26,15 +27,21 @@ def _fixes(n: int, bad: set[int]) -> list[dict]:
     ]
 
 
-def test_a_bulk_upload_is_stored_in_chunks_and_answered_once(client, device, session, monkeypatch):
-    commits = []
+@pytest.fixture
+def commits(monkeypatch):
+    """The number of events of each transaction intake stores."""
+    sizes: list[int] = []
     real = views._ingest_once
 
     def counting(*args, **kwargs):
-        commits.append(len(args[1]))
+        sizes.append(len(args[1]))
         return real(*args, **kwargs)
 
     monkeypatch.setattr(views, "_ingest_once", counting)
+    return sizes
+
+
+def test_a_bulk_upload_is_stored_in_chunks_and_answered_once(client, device, session, commits):
     n = 2 * views.BULK_CHUNK + 50
     bad = {7, views.BULK_CHUNK + 3, n - 1}
     r = client.post("/api/v1/ingest", json={"events": _fixes(n, bad)}, headers=device["headers"])
@@ -56,15 +63,7 @@ def test_a_bulk_upload_is_stored_in_chunks_and_answered_once(client, device, ses
     assert again["accepted"] == 0 and again["duplicates"] == n - len(bad)
 
 
-def test_a_batch_with_an_alarm_event_is_one_transaction(client, device, monkeypatch):
-    commits = []
-    real = views._ingest_once
-
-    def counting(*args, **kwargs):
-        commits.append(len(args[1]))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(views, "_ingest_once", counting)
+def test_a_batch_with_an_alarm_event_is_one_transaction(client, device, commits):
     events = _fixes(views.BULK_CHUNK + 20, set())
     events.append({"event_id": "sos-1", "type": "sos", "occurred_at": now().isoformat()})
     r = client.post("/api/v1/ingest", json={"events": events}, headers=device["headers"])
