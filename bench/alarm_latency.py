@@ -9,6 +9,11 @@ the K consoles - the moment just before the POST. Each console runs in a process
 Prints p50/p95/p99/max, lost and shown twice for both, and p99(aware) / p99(floor) against
 the target of 1.5x.
 
+It measures the alarm path, not storm folding: all SOS come from one device, so the aware
+server runs with AWARE_DEVICE_ALARM_RATE=100000 (the default of 6 a minute would fold all but
+the first six into one storm alarm, whose `alarm.new` went out long before). An answer naming
+an alarm already posted counts as a failed post, never as a latency.
+
     .venv/bin/python bench/alarm_latency.py [--n 300] [--k 5] [--database-url URL]
 
 Exit status: 0 targets met, 1 a target missed, 2 the bench could not run, 130 Ctrl-C.
@@ -229,6 +234,10 @@ class Target:
             self._fail(f"{event_id}: HTTP {resp.status_code} {resp.text[:200]}")
             return
         alarm_id = alarm_ids[0]
+        if alarm_id in self.posted_ids:
+            # Folded into an alarm already shown (a storm): its arrival says nothing of this one.
+            self._fail(f"{event_id}: answered with alarm {alarm_id} posted before")
+            return
         self.posted_ids.append(alarm_id)
         t_last = self.consoles.last_arrival(alarm_id, ARRIVAL_TIMEOUT_S)
         if t_last is None:
@@ -325,6 +334,8 @@ def run(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="aware-bench-")))
         aware_env = clean_env(tmp / "aware")
+        # One device posts every SOS: no storm folding (see the docstring).
+        aware_env["AWARE_DEVICE_ALARM_RATE"] = "100000"
         on_postgres = args.database_url is not None
         if on_postgres:
             aware_env["AWARE_DATABASE_URL"] = args.database_url
