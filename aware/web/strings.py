@@ -15,6 +15,7 @@ def alarm_type_names() -> dict[str, str]:
         "zone_violation": _("Location ban violated"),
         "proximity_violation": _("Contact ban violated"),
         "proximity_warning": _("Contact ban: approaching"),
+        "storm": _("Alarm storm (one device)"),
     }
 
 
@@ -62,6 +63,10 @@ def timeline_names() -> dict[str, str]:
         "victim_notified": _("victim notified by SMS"),
         "victim_notification_failed": _("SMS to victim failed"),
         "victim_notification_not_sent": _("SMS to victim not sent"),
+        "folded": _("further alarm counted"),
+        "superseded": _("superseded by a violation"),
+        "input_repaired": _("input repaired"),
+        "call_status": _("call status"),
     }
 
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from aware.alarms.figures import shift_bounds
+from aware.alarms.rules import ALARM_TYPES
 from aware.auth.models import ApiToken
 from aware.security import hash_token
 from tests.conftest import bearer, csrf_of, event, sign_in
@@ -49,6 +50,41 @@ def test_console_is_dutch_by_default_and_english_on_request(client, make_user):
     # Remembered by the cookie; an unknown language changes nothing.
     assert '<html lang="en">' in client.get("/console?lang=xx").text
     assert '<html lang="nl">' in client.get("/console?lang=nl").text
+
+
+# Every action the code writes on an alarm's timeline (alarms.services, alarms.rules
+# transitions, alarms.escalator, alarms.phone, risk.checks, devices.services).
+TIMELINE_ACTIONS = (
+    "raised",
+    "delivered",
+    "acknowledged",
+    "resolved",
+    "note",
+    "escalated",
+    "escalation_failed",
+    "escalation_not_sent",
+    "victim_notified",
+    "victim_notification_failed",
+    "victim_notification_not_sent",
+    "call_status",
+    "position",
+    "superseded",
+    "folded",
+    "input_repaired",
+)
+
+
+def test_every_alarm_type_and_timeline_action_has_a_dutch_label(client, make_user):
+    _sign_in(client, make_user)
+    dutch = _config(client.get("/console").text)["strings"]
+    english = _config(client.get("/console?lang=en").text)["strings"]
+    assert set(dutch["types"]) >= set(ALARM_TYPES) and "storm" in ALARM_TYPES
+    assert set(dutch["timeline"]) >= set(TIMELINE_ACTIONS)
+    for kind in ("types", "timeline"):
+        untranslated = [k for k, text in dutch[kind].items() if text == english[kind][k]]
+        assert untranslated == []
+    assert dutch["types"]["storm"] == "Alarmstorm (één apparaat)"
+    assert dutch["timeline"]["folded"] == "volgend alarm meegeteld"
 
 
 def test_console_token_works_for_the_dispatch_api_and_dies_with_the_session(
