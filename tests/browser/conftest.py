@@ -117,7 +117,7 @@ def post_alarm(server: Server, device_token: str, type_: str = "sos") -> int:
     body = {
         "event_id": f"b-{uuid.uuid4().hex[:12]}-{next(_counter)}",
         "type": type_,
-        "occurred_at": "2026-11-28T10:00:00+01:00",
+        "occurred_at": dt.datetime.now(dt.UTC).isoformat(),
         "position": {"lat": 52.0907, "lon": 5.1214, "accuracy_m": 8},
     }
     r = requests.post(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+import time
 
 VARIABLE = "AWARE_TEST_CLOCK_OFFSET_DAYS"
 # The same value under a name without the AWARE_ prefix, exported by tests/conftest.py: some
@@ -42,6 +43,10 @@ def travel_from_env() -> bool:
         import time_machine
 
         time_machine.travel(dt.datetime.now(dt.UTC) + shift, tick=True).start()
+        # time-machine starts ticking at the first request for the time, not at start(): ask
+        # now, or a process that reads its clock only later (a server after its imports) runs
+        # behind the others by that delay.
+        time.time()
         _started = True
     return True
 
