@@ -9,6 +9,12 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
 NL = {
+    "positions on this alarm": "posities bij dit alarm",
+    "%(fixes)s, of which %(exits)s exits and %(reentries)s re-entries": (
+        "%(fixes)s, waarvan %(exits)s keer eruit en %(reentries)s keer opnieuw erin"
+    ),
+    "%(n)s implausible": "%(n)s onwaarschijnlijk",
+    "alarms counted in this storm": "alarmen geteld in deze storm",
     "Audit log": "Auditlog",
     "Municipality review": "Gemeentelijke evaluatie",
     "None in this period.": "Geen in deze periode.",

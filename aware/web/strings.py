@@ -132,4 +132,8 @@ def console_strings() -> dict[str, object]:
         "keyHint": _("Press A to accept the top alarm"),
         "select": _("Details"),
         "distance": _("distance"),
+        "fixes": _("positions on this alarm"),
+        "fixCounts": _("%(fixes)s, of which %(exits)s exits and %(reentries)s re-entries"),
+        "implausibleCount": _("%(n)s implausible"),
+        "folded": _("alarms counted in this storm"),
     }

@@ -277,6 +277,9 @@ def test_violation_shows_case_card_and_zone_on_the_map_without_tiles(
     text = card.inner_text()
     assert "+31611112222" in text and "Laan 3" in text and "blauwe bestelbus" in text
     assert "gebiedsverbod" in text and "509hh Sv" in text
+    # What the violation counts instead of raising more alarms, in Dutch.
+    facts = page.locator("#detail-facts").inner_text()
+    assert "posities bij dit alarm" in facts and "1, waarvan 0 keer eruit" in facts
     # Zone circle, accuracy circle and position marker: drawn with no tile server at all.
     page.wait_for_function(
         "() => document.querySelectorAll('#map path.leaflet-interactive').length >= 3"

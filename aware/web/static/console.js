@@ -365,6 +365,19 @@
     el.facts.appendChild(node("span", value));
   }
 
+  // What an alarm counts instead of raising more alarms: a ban's further fixes, a storm's folds.
+  function renderCounts(d) {
+    if (d.fixes !== undefined) {
+      fact(S.fixes, fmt(S.fixCounts, { fixes: d.fixes, exits: d.exits || 0, reentries: d.reentries || 0 }) +
+        (d.implausible ? " · " + fmt(S.implausibleCount, { n: d.implausible }) : ""));
+    }
+    if (d.folded) {
+      fact(S.folded, Object.keys(d.folded).map(function (t) {
+        return (S.types[t] || t) + " × " + d.folded[t];
+      }).join(", "));
+    }
+  }
+
   function renderDetailHead(a) {
     el.detailTitle.textContent = (S.types[a.type] || a.type) + " · P" + a.priority +
       (a.is_test ? " · " + S.test : "");
@@ -394,6 +407,7 @@
       fact(S.position, S.noPosition);
     }
     if (a.detail && a.detail.distance_m !== undefined) fact(S.distance, Math.round(a.detail.distance_m) + " m");
+    renderCounts(a.detail || {});
     var esc = escalationText(a);
     if (esc[0]) fact("", esc[0]);
     renderCase(a.case);
