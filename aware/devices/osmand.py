@@ -45,6 +45,7 @@ from urllib.parse import parse_qsl
 from pydantic import BaseModel, Field, ValidationError
 
 from aware.api import ApiError, loads_json
+from aware.devices.intake import clock_problem as clock_problem_of
 from aware.devices.schemas import EventIn, EventType, PositionIn
 
 KMH_PER_KNOT = 1.852
@@ -60,8 +61,6 @@ ALTITUDE_M = (-100_000.0, 100_000.0)
 BATTERY_PCT = (0.0, 100.0)
 HDOP = (0.0, 1_000.0)
 
-EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-MAX_AHEAD = dt.timedelta(hours=24)
 
 # Traccar's Position.ALARM_* keys that are alarms here; every other key is stored, not raised.
 ALARM_TYPES: dict[str, EventType] = {
@@ -560,12 +559,7 @@ def _judge(req: OsmAndRequest, now: dt.datetime, bad: dict[str, str]) -> _Readin
     except _Bad as exc:
         clock_problem, at = exc.reason, None
     if clock_problem is None:
-        if at is None:
-            clock_problem = "outside the range of dates"
-        elif at < EARLIEST:
-            clock_problem = "before 2000-01-01"
-        elif at > now + MAX_AHEAD:
-            clock_problem = "more than 24 h ahead of the server clock"
+        clock_problem = "outside the range of dates" if at is None else clock_problem_of(at, now)
     if clock_problem is not None or at is None:
         extra["device_time"] = str(v.get("timestamp"))[:64]
         at = now
