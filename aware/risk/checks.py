@@ -309,7 +309,11 @@ def judge_plausibility(
     if not fixes:
         context.implausible = {}
         return extras
-    speeds = _speeds(context.last_fix, fixes, *_project(fixes))
+    speeds = (
+        _speeds(context.last_fix, fixes, *_project(fixes))
+        if len(fixes) > 1
+        else _speed_of_one(context.last_fix, fixes[0])
+    )
     context.implausible = {
         e.event_id: s for e, s in zip(fixes, speeds, strict=True) if s is not None
     }
@@ -353,6 +357,19 @@ def _speeds(
         np.fromiter(((e.occurred_at - epoch).total_seconds() for e in fixes), float, len(fixes)),
         epoch,
     )
+
+
+def _speed_of_one(last_fix: LastFix | None, fix: EventIn) -> list[float | None]:
+    """`_speeds` for a request with one fix (a plain SOS): only the step from the last stored
+    fix can be implausible, so no arrays are built (they cost about 0.1 ms on the alarm path)."""
+    previous = _timed(last_fix)
+    if previous is None or fix.position is None:
+        return [None]
+    ((point,), (accuracy,)) = _project([fix])
+    speed = geometry.implied_speed_kmh(
+        previous, geometry.TimedFix(point, accuracy, fix.occurred_at.astimezone(dt.UTC))
+    )
+    return [speed if speed > geometry.MAX_PLAUSIBLE_KMH else None]
 
 
 def _timed(fix: LastFix | None) -> geometry.TimedFix | None:
