@@ -9,6 +9,7 @@ flood must leave at most one open alarm per ban plus one storm alarm.
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -78,3 +79,10 @@ def test_a_flooding_tracker_does_not_bury_an_sos(flood_server, consoles):
     storms = [a for a in from_flood if a["type"] == "storm"]
     assert len(storms) <= 1
     assert 1 <= len(from_flood) <= tracker.bans + 1, [(a["type"], a["id"]) for a in from_flood]
+
+    # What a console starting its shift now is sent stays small: her alarms, one per ban and at
+    # most a storm, not thousands of rows (the flood posted tens of thousands of fixes).
+    fresh = consoles(server.url, disp).connect()
+    (snapshot,) = fresh.wait_for(lambda c: c.snapshots)
+    assert len(snapshot) == len(open_alarms) <= len(mine) + tracker.bans + 1
+    assert len(json.dumps(snapshot)) < 200_000
