@@ -57,7 +57,6 @@ SYSTEM = Actor("system", None, "escalatie")
 RETRY_DELAYS_S = (1.0, 2.0, 4.0)
 # Approach alarms that text the victim of a case that opted in (Case.victim_sms).
 VICTIM_ALARM_TYPES = frozenset({"proximity_warning", "proximity_violation"})
-VICTIM_ACTIONS = ("victim_notified", "victim_notification_failed", "victim_notification_not_sent")
 # No names, distances or anything about the perpetrator: the phone may not be hers alone.
 VICTIM_TEXT = (
     "AWARE: mogelijk is de persoon met een contactverbod in de buurt. Zoek een veilige plek. "
@@ -72,7 +71,11 @@ POLL_LIMIT = 1000
 # A firing is claimed this long before it falls due (then sent on the dot): waiting for the
 # database (SQLite's write lock under an intake flood) happens before the due time, not after.
 LEAD_S = 2.0
-SEND_LEASE_S = 30.0  # see Escalator._lease_s
+# How long after its due time a claimed firing may stay unrecorded before another process takes
+# its sender for dead and sends it: long enough for a normal send with its retries, short enough
+# that a sender dying between its claim and the send costs at most this much delay (a send slower
+# than this, e.g. Twilio timing out again and again, may go out twice: at least once, never lost).
+SEND_LEASE_S = 30.0
 LATE_WARNING_S = 0.25  # a firing sent later than this after its due time is logged
 _PHONE_LIKE = re.compile(r"\+?\d[\d ()-]{6,}\d")
 _ALARMS = cast(Table, Alarm.__table__)
@@ -180,7 +183,7 @@ class Escalator:
         self.workers = workers
         self.device_cap = device_cap
         self.poll_interval_s = poll_interval_s
-        self.send_lease_s = send_lease_s  # None: from the retries and the request timeout
+        self.send_lease_s = SEND_LEASE_S if send_lease_s is None else send_lease_s
         self.lead = dt.timedelta(seconds=lead_s)
         self._cond = threading.Condition()
         self._order = itertools.count()
@@ -488,7 +491,7 @@ class Escalator:
             if firing is not None:
                 # Of several processes finding this firing due, exactly one sends; until it has
                 # recorded the outcome, escalation_next_at is its lease.
-                lease = max(now, firing.at) + dt.timedelta(seconds=self._lease_s(firing))
+                lease = max(now, firing.at) + dt.timedelta(seconds=self.send_lease_s)
                 mine = _ALARMS.c.escalation_token == token
                 claim = (
                     update(_ALARMS)
@@ -547,14 +550,6 @@ class Escalator:
         if victim:
             self._notify_victim(alarm_id, phone)
         return then
-
-    def _lease_s(self, firing: esc.Firing) -> float:
-        """How long after its due time a claimed firing may stay unrecorded before another
-        process takes its sender for dead and sends it: long enough for a normal send with its
-        retries, short enough that a sender dying between its claim and the send costs at most
-        this much delay (a send slower than this, e.g. Twilio timing out again and again, may
-        go out twice: at least once, never lost)."""
-        return self.send_lease_s if self.send_lease_s is not None else SEND_LEASE_S
 
     def _chain(self, data: dict[str, Any] | None) -> esc.Chain:
         try:
