@@ -419,6 +419,13 @@ def _intake_read() -> Any:
 _INTAKE_READ = _intake_read()
 
 
+def _run_intake_read(conn: Connection, device_id: int, now: dt.datetime, rate: int) -> Any:
+    """`_INTAKE_READ` for a device at `now`: its row, or None for no such device."""
+    since = now - dt.timedelta(seconds=rules.STORM_WINDOW_S)
+    params = {"device_id": device_id, "since": since, "rate": rate}
+    return conn.execute(_INTAKE_READ, params).one_or_none()
+
+
 @dataclass(frozen=True)
 class LastFix:
     """A device's newest stored fix (devices.last_*)."""
@@ -455,10 +462,7 @@ def intake_context(
     gate = StormGate(conn, device_id, now, rate, default_escalation)
     if not read:
         return IntakeContext(None, gate)
-    since = now - dt.timedelta(seconds=rules.STORM_WINDOW_S)
-    row = conn.execute(
-        _INTAKE_READ, {"device_id": device_id, "since": since, "rate": gate.rate}
-    ).one_or_none()
+    row = _run_intake_read(conn, device_id, now, gate.rate)
     if row is None:
         return IntakeContext(None, gate)  # no such device: intake refuses it next
     lat, lon, accuracy_m, at, recent, storm_id = row
@@ -504,10 +508,7 @@ class StormGate:
         self._log: list[dict[str, Any]] = []
 
     def _load(self) -> None:
-        since = self.now - dt.timedelta(seconds=rules.STORM_WINDOW_S)
-        row = self.conn.execute(
-            _INTAKE_READ, {"device_id": self.device_id, "since": since, "rate": self.rate}
-        ).one_or_none()
+        row = _run_intake_read(self.conn, self.device_id, self.now, self.rate)
         self.preload(int(row[4]) if row else 0, row[5] if row else None)
 
     def preload(self, recent: int, storm_id: int | None) -> None:
