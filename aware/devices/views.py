@@ -186,7 +186,7 @@ def _store(
     """
     at = at or now()
     refused, origin = (judged.rejected, judged.origin) if judged else ([], None)
-    rejected = list(refused or [])
+    rejected = list(refused)
     result = None
     if events:
         result = _ingest(device_id, events, source, extras, at)
@@ -363,6 +363,9 @@ def ingest():  # type: ignore[no-untyped-def]
         raise ApiError(400, "malformed_json", 'expected an event object or {"events": [...]}')
     at = now()
     if "events" not in body:
+        single = _sound(request.get_data(cache=True), at, batch=False)
+        if single is not None:  # an SOS as a device sends it: one pass of the validator
+            return _store(device_id, single, "ingest", at=at), 202
         judged = intake.judge_items([body], at)
         return _store(device_id, judged.events, "ingest", judged.extras, judged=judged, at=at), 202
     items = body["events"]
@@ -373,7 +376,7 @@ def ingest():  # type: ignore[no-untyped-def]
             "one or more fields are invalid",
             {"events": f"a list of 1 to {MAX_BATCH} events"},
         )
-    events = _batch_if_sound(request.get_data(cache=True), at)
+    events = _sound(request.get_data(cache=True), at, batch=True)
     if events is not None:
         return _store(device_id, events, "ingest", batch=True, at=at), 202
     judged = intake.judge_items(items, at)
@@ -383,11 +386,14 @@ def ingest():  # type: ignore[no-untyped-def]
     return stored, 202
 
 
-def _batch_if_sound(raw: bytes, at: dt.datetime) -> list[EventIn] | None:
-    """The batch's events when all of them are valid as they stand (one pass of the validator,
-    the common case), else None: then each is judged on its own."""
+def _sound(raw: bytes, at: dt.datetime, *, batch: bool) -> list[EventIn] | None:
+    """The request's events (a batch, or one event) when all of them are valid as they stand
+    (one pass of the validator, the common case), else None: then each is judged on its own."""
     try:
-        events = EventBatchIn.model_validate_json(raw).events
+        if batch:
+            events = EventBatchIn.model_validate_json(raw).events
+        else:
+            events = [EventIn.model_validate_json(raw)]
     except ValidationError:
         return None
     return events if intake.all_sound(events, at) else None
