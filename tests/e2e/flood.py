@@ -10,7 +10,6 @@ each SOS shows up; a local Twilio stand-in, driven by the real twilio client ins
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import statistics
 import threading
@@ -148,11 +147,9 @@ class Run:
     sos_sent: dict[str, float] = field(default_factory=dict)  # event id -> wall time sent
     sos_answers: dict[str, int] = field(default_factory=dict)  # event id -> HTTP status
     sos_seen: dict[str, float] = field(default_factory=dict)  # event id -> wall time on console
-    alarm_of_event: dict[str, int] = field(default_factory=dict)
     due_at: dict[int, float] = field(default_factory=dict)  # alarm id -> escalation due (wall)
     flood_requests: int = 0
     flood_errors: list[str] = field(default_factory=list)
-    sms_delay_s: dict[int, float] = field(default_factory=dict)
 
     def latencies_ms(self) -> list[float]:
         return sorted(
@@ -178,7 +175,6 @@ class ConsoleWatch:
         self.console = console
         self.victim_ids = victim_ids
         self.seen: dict[str, float] = {}
-        self.alarm_of_event: dict[str, int] = {}
         self.due_at: dict[int, float] = {}
         self._done = 0
 
@@ -197,11 +193,9 @@ class ConsoleWatch:
                 continue
             if alarm.get("event_id"):
                 self.seen.setdefault(alarm["event_id"], now)
-                self.alarm_of_event.setdefault(alarm["event_id"], alarm["id"])
-            if alarm.get("type") == "storm":
-                text = json.dumps(alarm.get("detail") or {})
-                for event_id in re.findall(r"sos-[0-9a-f]+-\d+", text):
-                    self.seen.setdefault(event_id, now)
+            if alarm.get("type") == "storm":  # the presses it folded, newest 20
+                for folded in (alarm.get("detail") or {}).get("recent", []):
+                    self.seen.setdefault(folded["event_id"], now)
 
 
 def run_phase(
@@ -278,7 +272,6 @@ def run_phase(
         time.sleep(0.02)
     watch.poll()
     run.sos_seen = {e: watch.seen[e] for e in run.sos_sent if e in watch.seen}
-    run.alarm_of_event = dict(watch.alarm_of_event)
     run.due_at = dict(watch.due_at)
     return run
 
