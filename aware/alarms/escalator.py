@@ -474,7 +474,9 @@ class Escalator:
             if escalating and sending is not None:
                 if planned is None or planned > now:
                     session.commit()  # keeps the victim claim; a live process is sending
-                    return self._victim_then(alarm_id, victim, phone, None), None
+                    if victim:
+                        self._notify_victim(alarm_id, phone)
+                    return None, None
                 # The process that claimed this firing died before recording it: send it.
                 chain = self._chain(alarm.escalation)
                 firing = esc.next_firing(chain, alarm.received_at, sending)
@@ -524,9 +526,10 @@ class Escalator:
                     update(_ALARMS).where(*same, guard).values(escalation_next_at=next_at)
                 )
             session.commit()
+        if victim:
+            self._notify_victim(alarm_id, phone)
         if firing is None:
-            return self._victim_then(alarm_id, victim, phone, next_at), None
-        self._victim_then(alarm_id, victim, phone, None)
+            return next_at, None
         if not claimed:
             return None, None  # another process sends it and holds what follows
         skipped = 0 if resend else firing.number - fired
@@ -543,13 +546,6 @@ class Escalator:
             )
             session.rollback()
         return current is not None and current == token
-
-    def _victim_then(
-        self, alarm_id: int, victim: bool, phone: str | None, then: dt.datetime | None
-    ) -> dt.datetime | None:
-        if victim:
-            self._notify_victim(alarm_id, phone)
-        return then
 
     def _chain(self, data: dict[str, Any] | None) -> esc.Chain:
         try:
