@@ -728,10 +728,8 @@ def implied_speed_kmh(a: TimedFix, b: TimedFix) -> float:
 
     The distance less both accuracies (together at most PLAUSIBILITY_SLACK_M), over the time
     between the fix times, taken as at least one second (devices stamp whole seconds)."""
-    d = math.hypot(a.point_rd[0] - b.point_rd[0], a.point_rd[1] - b.point_rd[1])
-    slack = min(max(a.accuracy_m, 0.0) + max(b.accuracy_m, 0.0), PLAUSIBILITY_SLACK_M)
-    seconds = max(abs((b.at - a.at).total_seconds()), 1.0)
-    return max(d - slack, 0.0) / seconds * 3.6
+    (ax, ay), (bx, by) = a.point_rd, b.point_rd
+    return _speed(ax, ay, a.accuracy_m, 0.0, bx, by, b.accuracy_m, (b.at - a.at).total_seconds())
 
 
 def plausibility_chain(
