@@ -659,17 +659,3 @@ class StormGate:
         self._log = []
         self._storm_changed = False
         return set() if self._storm_is_new else {storm.id}
-
-
-def raise_or_fold(
-    conn: Connection,
-    default_escalation: dict[str, Any] | None,
-    now: dt.datetime,
-    rate: int = rules.DEFAULT_DEVICE_ALARM_RATE,
-    **values: Any,
-) -> tuple[SimpleNamespace, bool, set[int]]:
-    """One alarm through a one-off StormGate (values as for `insert_alarm`, with `device_id`):
-    the alarm dispatch sees, whether it is new, and the ids of existing alarms updated."""
-    gate = StormGate(conn, values["device_id"], now, rate, default_escalation)
-    alarm, is_new = gate.raise_or_fold(**values)
-    return alarm, is_new, gate.flush()
