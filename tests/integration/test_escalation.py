@@ -26,6 +26,18 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def standin_notifier(standin):
+    return TwilioNotifier(
+        standin.account_sid, standin.auth_token, "+3197010203040", base_url=standin.base_url
+    )
+
+
+def timeline_of(sessions, alarm_id):
+    with sessions() as s:
+        _, entries = alarm_services.get(s, alarm_id)
+        return [(e.action, e.detail) for e in entries]
+
+
 @pytest.fixture
 def world(fresh_db_url):
     engine = make_engine(fresh_db_url)
@@ -37,9 +49,7 @@ def world(fresh_db_url):
     current = {"chain": None}
 
     def make(after_s=0.5, phones=(PHONE,), notifier=None, repeats=0):
-        notifier = notifier or TwilioNotifier(
-            standin.account_sid, standin.auth_token, "+3197010203040", base_url=standin.base_url
-        )
+        notifier = notifier or standin_notifier(standin)
         chain = esc.default_chain(after_s, list(phones), repeat_every_s=10, max_repeats=repeats)
         current["chain"] = esc.chain_to_data(chain)  # what the app copies onto new alarms
         escalator = Escalator(sessions, notifier, inner, chain, utcnow, retry_delays_s=(0.1,))
@@ -58,9 +68,7 @@ def world(fresh_db_url):
         return result.alarm_ids[0]
 
     def timeline(alarm_id):
-        with sessions() as s:
-            _, entries = alarm_services.get(s, alarm_id)
-            return [(e.action, e.detail) for e in entries]
+        return timeline_of(sessions, alarm_id)
 
     yield {
         "make": make,
@@ -177,9 +185,7 @@ def durable(fresh_db_url):
     inner = RecordingPublisher()
 
     def escalator(notifier=None, **kw):
-        notifier = notifier or TwilioNotifier(
-            standin.account_sid, standin.auth_token, "+3197010203040", base_url=standin.base_url
-        )
+        notifier = notifier or standin_notifier(standin)
         chain = esc.default_chain(600, [PHONE])
         e = Escalator(sessions, notifier, inner, chain, utcnow, retry_delays_s=(0.1,), **kw)
         made.append(e)
@@ -242,9 +248,7 @@ def durable(fresh_db_url):
             return s.execute(_select(Alarm).where(Alarm.id == alarm_id)).scalar_one()
 
     def timeline(alarm_id):
-        with sessions() as s:
-            _, entries = alarm_services.get(s, alarm_id)
-            return [(e.action, e.detail) for e in entries]
+        return timeline_of(sessions, alarm_id)
 
     def sent(to=None, kind="sms"):
         return [r for r in standin.requests if r["kind"] == kind and (to is None or r["To"] == to)]
